@@ -1,0 +1,103 @@
+#include "shardsim/core/comm.h"
+
+#include <ostream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "shardsim/core/error.h"
+#include "shardsim/core/mesh.h"
+
+namespace shardsim {
+
+const char* collective_kind_name(CollectiveKind kind) {
+  switch (kind) {
+    case CollectiveKind::kAllGather: return "all_gather";
+    case CollectiveKind::kBroadcast: return "broadcast";
+    case CollectiveKind::kBroadcastBytes: return "broadcast_bytes";
+    case CollectiveKind::kScatter: return "scatter";
+    case CollectiveKind::kAllReduce: return "all_reduce";
+    case CollectiveKind::kBarrier: return "barrier";
+  }
+  return "?";
+}
+
+std::string Fingerprint::str() const {
+  std::ostringstream os;
+  os << collective_kind_name(kind) << "(group=" << group << ", seq=" << sequence;
+  if (dtype) os << ", dtype=" << c10::toString(*dtype);
+  if (root >= 0) os << ", root=" << root;
+  if (!sizes.empty()) {
+    os << ", sizes=[";
+    const size_t shown = std::min<size_t>(sizes.size(), 16);
+    for (size_t i = 0; i < shown; ++i) os << (i ? "," : "") << sizes[i];
+    if (shown < sizes.size()) os << ",...(" << sizes.size() << " entries)";
+    os << "]";
+  }
+  os << ")";
+  return os.str();
+}
+
+bool operator==(const Fingerprint& a, const Fingerprint& b) {
+  return a.kind == b.kind && a.group == b.group && a.sequence == b.sequence &&
+         a.dtype == b.dtype && a.root == b.root && a.sizes == b.sizes;
+}
+
+std::ostream& operator<<(std::ostream& os, const Fingerprint& fp) { return os << fp.str(); }
+
+std::shared_ptr<Comm> Comm::subgroup(const std::vector<int64_t>& members) {
+  auto it = subgroups_.find(members);
+  if (it != subgroups_.end()) return it->second;
+  bool found = false;
+  for (int64_t m : members) found = found || m == this->members()[rank()];
+  SHARDSIM_CHECK(found, "rank ", this->members()[rank()], " asked for sub-group ",
+                 shape_str(members), " it is not a member of");
+  std::shared_ptr<Comm> group = create_subgroup(members);
+  subgroups_.emplace(members, group);
+  return group;
+}
+
+std::shared_ptr<Comm> Comm::mesh_group(const DeviceMesh& mesh, int64_t dim) {
+  const int64_t me = members()[rank()];
+  return subgroup(mesh.group_ranks(me, dim));
+}
+
+at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
+                          const std::vector<int64_t>& sizes_along_dim) {
+  const int64_t n = comm.size();
+  SHARDSIM_CHECK(static_cast<int64_t>(sizes_along_dim.size()) == n, "all_gather_cat: ",
+                 sizes_along_dim.size(), " sizes for a group of ", n);
+  SHARDSIM_CHECK(dim >= 0 && dim < local.dim(), "all_gather_cat: dim ", dim, " of a ",
+                 local.dim(), "-dim tensor");
+  SHARDSIM_CHECK(local.size(dim) == sizes_along_dim[comm.rank()], "all_gather_cat: rank ",
+                 comm.members()[comm.rank()], " holds ", local.size(dim), " along dim ", dim,
+                 " but the agreed size is ", sizes_along_dim[comm.rank()]);
+  // Elements of one size-1 slab along `dim`: the product of the other sizes.
+  int64_t slab = 1;
+  for (int64_t d = 0; d < local.dim(); ++d) {
+    if (d != dim) slab *= local.size(d);
+  }
+  std::vector<int64_t> counts(n);
+  std::vector<int64_t> offsets(n);
+  int64_t total = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    counts[r] = sizes_along_dim[r] * slab;
+    offsets[r] = total;
+    total += sizes_along_dim[r];
+  }
+  const at::Tensor input = local.contiguous();
+  std::vector<int64_t> out_shape(local.sizes().begin(), local.sizes().end());
+  out_shape[dim] = total;
+  at::Tensor out;
+  comm.all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
+    if (!out.defined()) out = at::empty(out_shape, local.options());
+    if (sizes_along_dim[src] == 0) return;
+    std::vector<int64_t> piece_shape = out_shape;
+    piece_shape[dim] = sizes_along_dim[src];
+    out.narrow(dim, offsets[src], sizes_along_dim[src]).copy_(piece.view(piece_shape));
+  });
+  if (!out.defined()) out = at::empty(out_shape, local.options());
+  return out;
+}
+
+}  // namespace shardsim
