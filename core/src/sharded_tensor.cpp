@@ -85,10 +85,14 @@ void ShardedTensor::validate_tiling(const Shape& global_size, const std::vector<
 }
 
 ShardedTensor::ShardedTensor(Shape global_size, std::vector<LocalShard> local_shards,
-                             std::vector<ShardMetadata> all_shards)
+                             std::vector<ShardMetadata> all_shards,
+                             c10::optional<c10::ScalarType> dtype)
     : global_size_(std::move(global_size)),
       shards_(std::move(local_shards)),
-      all_shards_(std::move(all_shards)) {
+      all_shards_(std::move(all_shards)),
+      dtype_(dtype ? *dtype
+                   : (!shards_.empty() && shards_[0].tensor.defined() ? shards_[0].tensor.scalar_type()
+                                                                      : at::kFloat)) {
   validate_tiling(global_size_, all_shards_);
   for (size_t i = 0; i < shards_.size(); ++i) {
     const LocalShard& s = shards_[i];
@@ -100,6 +104,9 @@ ShardedTensor::ShardedTensor(Shape global_size, std::vector<LocalShard> local_sh
     const Shape actual(s.tensor.sizes().begin(), s.tensor.sizes().end());
     SHARDSIM_CHECK_ARG(actual == s.metadata.sizes, "local shard ", i, " ", s.metadata,
                        " holds a tensor of shape ", shape_str(actual));
+    SHARDSIM_CHECK_ARG(s.tensor.scalar_type() == dtype_, "local shard ", i, " ", s.metadata,
+                       " has dtype ", c10::toString(s.tensor.scalar_type()), " but the tensor's is ",
+                       c10::toString(dtype_));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
 
 #include "shardsim/core/shape.h"
 
@@ -39,8 +40,12 @@ class ShardedTensor {
   // ones this rank owns. Validates as validate_tiling does, and that every
   // local shard's metadata is one of `all_shards` and matches its tensor's
   // shape. Throws InvalidArgument naming the offending shard.
+  // `dtype` is the tensor's element type (PyTorch's tensor properties); by
+  // default that of the local shards, or float32 on a rank without any. Local
+  // shards must all have it.
   ShardedTensor(Shape global_size, std::vector<LocalShard> local_shards,
-                std::vector<ShardMetadata> all_shards);
+                std::vector<ShardMetadata> all_shards,
+                c10::optional<c10::ScalarType> dtype = c10::nullopt);
 
   // Checks that `all` tiles `global_size` exactly: every shard has the global
   // rank, lies in bounds, no two overlap, and together they cover it. Throws
@@ -51,6 +56,7 @@ class ShardedTensor {
   const std::vector<LocalShard>& local_shards() const { return shards_; }
   std::vector<LocalShard>& local_shards() { return shards_; }
   const std::vector<ShardMetadata>& shards_metadata() const { return all_shards_; }
+  c10::ScalarType dtype() const { return dtype_; }
 
   // The same ShardedTensor with every local shard moved to `device`.
   ShardedTensor to(c10::Device device, bool non_blocking = false) const;
@@ -59,6 +65,7 @@ class ShardedTensor {
   Shape global_size_;
   std::vector<LocalShard> shards_;
   std::vector<ShardMetadata> all_shards_;
+  c10::ScalarType dtype_;
 };
 std::ostream& operator<<(std::ostream& os, const ShardedTensor& t);
 
