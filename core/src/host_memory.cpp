@@ -43,9 +43,8 @@ bool operator==(const HostMemoryStats& a, const HostMemoryStats& b) {
 
 std::ostream& operator<<(std::ostream& os, const HostMemoryStats& s) {
   return os << "{live_registrations=" << s.live_registrations << " locked_bytes=" << s.locked_bytes
-            << " total_registered=" << s.total_registered
-            << " total_released=" << s.total_released << " double_releases=" << s.double_releases
-            << " failed_releases=" << s.failed_releases
+            << " total_registered=" << s.total_registered << " total_released=" << s.total_released
+            << " double_releases=" << s.double_releases << " failed_releases=" << s.failed_releases
             << " live_shared_segments=" << s.live_shared_segments
             << " total_shared_segments=" << s.total_shared_segments << "}";
 }

@@ -14,11 +14,9 @@ class SystemHostMemory : public HostMemory {
       : options_(std::move(options)),
         registry_(std::make_shared<PinRegistry>(options_.on_release)) {}
 
-  at::Tensor allocate(c10::IntArrayRef shape, c10::ScalarType dtype,
-                      HostAllocKind kind) override {
+  at::Tensor allocate(c10::IntArrayRef shape, c10::ScalarType dtype, HostAllocKind kind) override {
     for (int64_t size : shape) {
-      SHARDSIM_CHECK_ARG(size >= 0, "host memory: negative size in shape ", shape, " (",
-                         kind, ")");
+      SHARDSIM_CHECK_ARG(size >= 0, "host memory: negative size in shape ", shape, " (", kind, ")");
     }
     const auto options = at::TensorOptions().dtype(dtype).device(c10::kCPU);
     const bool empty = c10::multiply_integers(shape) == 0;

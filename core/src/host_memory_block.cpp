@@ -93,14 +93,13 @@ const HostBlock* host_block_of(const at::Tensor& t) {
   return t.storage().data_ptr().cast_context<HostBlock>(&release_host_block);
 }
 
-at::Tensor make_mapped_tensor(const std::shared_ptr<PinRegistry>& registry,
-                              c10::IntArrayRef shape, c10::ScalarType dtype,
-                              const BlockRequest& request) {
+at::Tensor make_mapped_tensor(const std::shared_ptr<PinRegistry>& registry, c10::IntArrayRef shape,
+                              c10::ScalarType dtype, const BlockRequest& request) {
   int64_t numel = 1;
   for (int64_t size : shape) {
     SHARDSIM_CHECK_ARG(size >= 0, "host memory: negative size in shape ", shape);
-    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(numel, size, &numel),
-                       "host memory: shape ", shape, " overflows");
+    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(numel, size, &numel), "host memory: shape ", shape,
+                       " overflows");
   }
   const size_t nbytes = static_cast<size_t>(numel) * c10::elementSize(dtype);
   const size_t page = page_size();
@@ -120,8 +119,8 @@ at::Tensor make_mapped_tensor(const std::shared_ptr<PinRegistry>& registry,
                      " bytes failed: ", errno_str(errno));
       base = mmap(nullptr, block.mapped_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, block.fd, 0);
     } else {
-      base = mmap(nullptr, block.mapped_bytes, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      base = mmap(nullptr, block.mapped_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
     }
     SHARDSIM_CHECK(base != MAP_FAILED, "host memory: mapping ", block.mapped_bytes,
                    " bytes failed: ", errno_str(errno));

@@ -46,9 +46,8 @@ struct BlockRequest {
 
 // A contiguous CPU tensor over a fresh block of its own mapping (or, for zero
 // bytes, no mapping), made as `request` says; zeros when it has no elements.
-at::Tensor make_mapped_tensor(const std::shared_ptr<PinRegistry>& registry,
-                              c10::IntArrayRef shape, c10::ScalarType dtype,
-                              const BlockRequest& request);
+at::Tensor make_mapped_tensor(const std::shared_ptr<PinRegistry>& registry, c10::IntArrayRef shape,
+                              c10::ScalarType dtype, const BlockRequest& request);
 
 }  // namespace detail
 }  // namespace shardsim

@@ -29,12 +29,13 @@ void page_lock(void* address, size_t bytes, size_t requested_bytes) {
   if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
     limit = "soft " + rlimit_str(rl.rlim_cur) + ", hard " + rlimit_str(rl.rlim_max);
   }
-  throw PageLockError(concat(
-      "page-locking host memory failed: mlock of ", bytes, " bytes (", requested_bytes,
-      " bytes requested) returned ", std::strerror(err), "; the limit is RLIMIT_MEMLOCK (ulimit -l): ",
-      limit, "; this process already has ", process_locked_bytes(),
-      " bytes locked (VmLck). Raise the limit (ulimit -l, docker --ulimit memlock, systemd "
-      "LimitMEMLOCK) or run with CAP_IPC_LOCK"));
+  throw PageLockError(
+      concat("page-locking host memory failed: mlock of ", bytes, " bytes (", requested_bytes,
+             " bytes requested) returned ", std::strerror(err),
+             "; the limit is RLIMIT_MEMLOCK (ulimit -l): ", limit, "; this process already has ",
+             process_locked_bytes(),
+             " bytes locked (VmLck). Raise the limit (ulimit -l, docker --ulimit memlock, systemd "
+             "LimitMEMLOCK) or run with CAP_IPC_LOCK"));
 }
 
 bool page_unlock(void* address, size_t bytes) noexcept { return munlock(address, bytes) == 0; }

@@ -53,9 +53,9 @@ bool can_lock(size_t bytes, std::string* why) {
   return ok;
 }
 
-#define SKIP_UNLESS_LOCKABLE(bytes)                  \
-  do {                                               \
-    std::string why_;                                \
+#define SKIP_UNLESS_LOCKABLE(bytes)                      \
+  do {                                                   \
+    std::string why_;                                    \
     if (!can_lock((bytes), &why_)) GTEST_SKIP() << why_; \
   } while (false)
 
@@ -90,9 +90,9 @@ int count_maps_of_size(uint64_t bytes) {
 template <typename Bits>
 Bits bits_at(const at::Tensor& t, int64_t element, int64_t part = 0) {
   Bits b;
-  std::memcpy(&b, static_cast<const char*>(t.data_ptr()) + element * t.element_size() +
-                      part * sizeof(Bits),
-              sizeof(Bits));
+  std::memcpy(
+      &b, static_cast<const char*>(t.data_ptr()) + element * t.element_size() + part * sizeof(Bits),
+      sizeof(Bits));
   return b;
 }
 
@@ -108,9 +108,9 @@ TEST(HostMemoryTest, KindNamesAndFlags) {
 TEST(HostMemoryTest, EachKindAllocatesShapeAndDtypeOnCpu) {
   SKIP_UNLESS_LOCKABLE(1 << 20);
   auto memory = make_host_memory();
-  const c10::ScalarType dtypes[] = {at::kFloat,    at::kDouble, at::kHalf, at::kBFloat16,
-                                    at::kInt,      at::kLong,   at::kByte, at::kChar,
-                                    at::kBool,     at::kComplexFloat};
+  const c10::ScalarType dtypes[] = {at::kFloat, at::kDouble,      at::kHalf, at::kBFloat16,
+                                    at::kInt,   at::kLong,        at::kByte, at::kChar,
+                                    at::kBool,  at::kComplexFloat};
   for (HostAllocKind kind : kAllKinds) {
     for (c10::ScalarType dtype : dtypes) {
       SCOPED_TRACE(::testing::Message() << kind << " " << dtype);
@@ -186,8 +186,8 @@ TEST(HostMemoryTest, PoisonOffGivesZeroedMappings) {
   options.poison = false;
   auto memory = make_host_memory(options);
   // Fresh mappings are zero-filled by the kernel; plain memory is unspecified.
-  for (HostAllocKind kind : {HostAllocKind::kShared, HostAllocKind::kPinned,
-                             HostAllocKind::kSharedPinned}) {
+  for (HostAllocKind kind :
+       {HostAllocKind::kShared, HostAllocKind::kPinned, HostAllocKind::kSharedPinned}) {
     at::Tensor t = memory->allocate({1000}, at::kInt, kind);
     EXPECT_TRUE(at::equal(t, at::zeros({1000}, at::kInt))) << kind;
   }
@@ -469,9 +469,8 @@ TEST_P(PinnedTest, TensorsOutliveTheirHostMemory) {
 INSTANTIATE_TEST_SUITE_P(Kinds, PinnedTest,
                          ::testing::Values(HostAllocKind::kPinned, HostAllocKind::kSharedPinned),
                          [](const auto& info) {
-                           return std::string(info.param == HostAllocKind::kPinned
-                                                  ? "Pinned"
-                                                  : "SharedPinned");
+                           return std::string(
+                               info.param == HostAllocKind::kPinned ? "Pinned" : "SharedPinned");
                          });
 
 TEST(PinRegistryTest, CountsDoubleReleasesAndNeverUnderflows) {
@@ -574,9 +573,8 @@ TEST_P(LockFailureTest, ErrorNamesTheLimitItsValueAndTheBytes) {
 INSTANTIATE_TEST_SUITE_P(Kinds, LockFailureTest,
                          ::testing::Values(HostAllocKind::kPinned, HostAllocKind::kSharedPinned),
                          [](const auto& info) {
-                           return std::string(info.param == HostAllocKind::kPinned
-                                                  ? "Pinned"
-                                                  : "SharedPinned");
+                           return std::string(
+                               info.param == HostAllocKind::kPinned ? "Pinned" : "SharedPinned");
                          });
 
 // Figures only (no timing asserts): allocate cost per kind, 1 MiB and 64 MiB,

@@ -55,7 +55,8 @@ enum class HostAllocKind {
   kPinned,        // page-locked
   kSharedPinned,  // shared memory, then page-locked
 };
-const char* host_alloc_kind_name(HostAllocKind kind);  // "plain", "shared", "pinned", "shared+pinned"
+// "plain", "shared", "pinned", "shared+pinned".
+const char* host_alloc_kind_name(HostAllocKind kind);
 std::ostream& operator<<(std::ostream& os, HostAllocKind kind);
 // The kind create_cpu_state_dict's `pin_memory` and `share_memory` flags ask for.
 HostAllocKind host_alloc_kind(bool pin_memory, bool share_memory);
@@ -85,10 +86,10 @@ std::ostream& operator<<(std::ostream& os, const HostMemoryStats& stats);
 
 // One released registration, as handed to an observer.
 struct PinRelease {
-  int64_t id = 0;              // the registration's number in its registry, from 1
+  int64_t id = 0;  // the registration's number in its registry, from 1
   const void* address = nullptr;
-  int64_t bytes = 0;           // whole pages
-  bool unlocked = true;        // false when the OS refused the unlock
+  int64_t bytes = 0;     // whole pages
+  bool unlocked = true;  // false when the OS refused the unlock
 };
 
 // The bookkeeping of page-lock registrations and shared segments. Thread-safe:
@@ -132,7 +133,7 @@ enum class SharedBacking {
 };
 
 struct HostMemoryOptions {
-  bool poison = true;                               // fill fresh memory with the poison pattern
+  bool poison = true;  // fill fresh memory with the poison pattern
   SharedBacking shared_backing = SharedBacking::kMemfd;  // how shared blocks are made
   std::function<void(const PinRelease&)> on_release;     // see PinRegistry; may be empty
 };
@@ -168,9 +169,9 @@ bool is_page_locked(const at::Tensor& t);
 
 // How another process reaches a shared block.
 struct SharedSegment {
-  int fd = -1;               // open (close-on-exec) while any view of the storage lives
-  std::string name;          // kPosixShm: the shm_open name; kMemfd: the memfd's label
-  std::string path;          // a path another process can open: /proc/<pid>/fd/<fd> or /dev/shm/<name>
+  int fd = -1;       // open (close-on-exec) while any view of the storage lives
+  std::string name;  // kPosixShm: the shm_open name; kMemfd: the memfd's label
+  std::string path;  // a path another process can open: /proc/<pid>/fd/<fd> or /dev/shm/<name>
   int64_t mapped_bytes = 0;  // the segment's size (whole pages; 0 for a zero-byte block)
 };
 // The segment behind `t`'s storage when it is a shared block made here.
