@@ -1,0 +1,98 @@
+// The Comm seam over a real c10d process group: Gloo across processes on CPU,
+// NCCL on GPUs (when libtorch has CUDA). One process per rank; ranks meet
+// through a TCPStore served by rank 0 (see rendezvous.h).
+//
+// Every collective follows comm.h's contracts, with these backend facts:
+// - Uneven counts travel padded to the largest count (at least one element:
+//   Gloo in libtorch 1.13 dies with SIGFPE on empty tensors) and are trimmed.
+// - A dtype the backend cannot carry travels as its raw bytes, so every dtype
+//   arrives bit for bit.
+// - all_reduce_sum gathers every member's tensor and adds them in group-rank
+//   order, acc = x0; acc += x1; ...: bit-identical to the fiber backend,
+//   whatever the backend's own reduction order.
+// - Every blocking wait is bounded by ConnectOptions::timeout. A collective
+//   that fails (a dead or stuck peer) throws CommError naming the operation,
+//   group and rank; the survivors then take a census through the store to name
+//   the members that did not answer. A failed group refuses later collectives.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shardsim/c10d/rendezvous.h"
+#include "shardsim/core/comm.h"
+
+namespace shardsim::c10d {
+
+struct ConnectOptions {
+  // "gloo" or "nccl" (nccl only in a build with SHARDSIM_WITH_NCCL).
+  std::string backend = "gloo";
+  // Bound on every blocking wait: store connect, joining the world, building
+  // a group, each collective, and the census after a failure.
+  std::chrono::milliseconds timeout = std::chrono::seconds(300);
+  // Network interface Gloo binds to; empty: GLOO_SOCKET_IFNAME if set, else
+  // 127.0.0.1 when master_addr is a loopback address, else the address of
+  // this host's name (libtorch's default device).
+  std::string gloo_interface;
+  // Gloo worker threads per process group.
+  int gloo_threads = 2;
+};
+
+// True when this build can run `backend` ("gloo", "nccl").
+bool backend_available(const std::string& backend);
+
+namespace detail {
+struct GroupState;
+}
+
+class C10dComm : public Comm {
+ public:
+  // Use connect(); groups are built by connect() and create_subgroup().
+  explicit C10dComm(std::shared_ptr<detail::GroupState> state);
+  ~C10dComm() override;
+
+  int64_t rank() const override;
+  int64_t size() const override;
+  const std::vector<int64_t>& members() const override;
+  const std::string& name() const override;
+  c10::Device device() const override;
+  std::string backend() const override;
+
+  void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+                  const PieceSink& sink) override;
+  void broadcast(at::Tensor& tensor, int64_t root) override;
+  void broadcast_bytes(std::string& bytes, int64_t root) override;
+  void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
+               const std::vector<int64_t>& counts, int64_t root) override;
+  void all_reduce_sum(at::Tensor& tensor) override;
+  void barrier() override;
+
+  // The rendezvous this world was connected with.
+  const RendezvousInfo& rendezvous() const;
+  // The options this world was connected with.
+  const ConnectOptions& options() const;
+
+  // Leaves the world in order: every rank marks itself done in the store and
+  // rank 0, whose process serves the store, waits (at most the timeout) until
+  // every rank has, so the server outlives its clients. Call on the world
+  // group, by every rank, before the process exits; later collectives fail.
+  void finish();
+
+ protected:
+  std::shared_ptr<Comm> create_subgroup(const std::vector<int64_t>& members) override;
+
+ private:
+  std::shared_ptr<detail::GroupState> state_;
+};
+
+// Connects this process to its world: rank 0 serves a TCPStore on
+// master_port, every rank joins it (all must within the timeout), and the
+// world process group is built. Throws CommError naming addr:port when the
+// server cannot bind (a busy port) or the master cannot be reached, and naming
+// the ranks that did not join; InvalidArgument on a bad `info` or backend.
+std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptions& options);
+
+}  // namespace shardsim::c10d

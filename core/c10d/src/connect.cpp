@@ -1,0 +1,234 @@
+// Joining a world (TCPStore, join, world group), building groups, and the
+// census that names absent members after a failure.
+//
+// Store keys (all under "shardsim/"): join/<rank> and the counter joined;
+// group/<prefix>/... for each group's own process group; census/<prefix>/<rank>
+// and census/<prefix>/count after a failure of that group; finish/<rank> and
+// the counter finished when the world ends.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "group_state.h"
+#include "shardsim/c10d/c10d_comm.h"
+#include "shardsim/core/error.h"
+
+namespace shardsim::c10d {
+namespace detail {
+
+std::string members_str(const std::vector<int64_t>& members) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < members.size(); ++i) os << (i ? "," : "") << members[i];
+  os << "]";
+  return os.str();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+namespace {
+
+std::vector<uint8_t> one() { return {'1'}; }
+
+
+std::string seconds_str(std::chrono::milliseconds ms) {
+  std::ostringstream os;
+  os << ms.count() / 1000.0 << " s";
+  return os.str();
+}
+
+bool is_loopback
+(const std::string& addr) {
+  return addr == "localhost" || addr == "::1" || addr.rfind("127.", 0) == 0;
+}
+
+BackendKind parse_backend(const std::string& backend) {
+  SHARDSIM_CHECK_ARG(backend == "gloo" || backend == "nccl", "c10d: unknown backend '", backend,
+                     "' (expected gloo or nccl)");
+  SHARDSIM_CHECK_ARG(backend_available(backend), "c10d: backend ", backend,
+                     " is not built into this shardsim (libtorch ", compat::torch_version(), ")");
+  return backend == "gloo" ? BackendKind::kGloo : BackendKind::kNccl;
+}
+
+}  // namespace
+
+std::string store_address(const RendezvousInfo& info) {
+  return ::shardsim::detail::concat(info.master_addr, ":", info.master_port);
+}
+
+void announce_arrival(::c10d::Store& store, const std::string& key_prefix,
+                      const std::string& counter, int64_t index) {
+  store.set(key_prefix + std::to_string(index), one());
+  store.add(counter, 1);
+}
+
+std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& key_prefix,
+                                     const std::string& counter, int64_t index, int64_t count,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  announce_arrival(store, key_prefix, counter, index);
+  auto pause = std::chrono::milliseconds(2);
+  int64_t arrived = store.add(counter, 0);
+  while (arrived < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    arrived = store.add(counter, 0);
+  }
+  std::vector<int64_t> absent;
+  if (arrived >= count) return absent;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!store.check({key_prefix + std::to_string(i)})) absent.push_back(i);
+  }
+  return absent;
+}
+
+std::string census(Session& session, const std::string& prefix,
+                   const std::vector<int64_t>& members, int64_t rank) {
+  const RendezvousInfo& info = session.info;
+  const std::chrono::milliseconds timeout = session.options.timeout;
+  try {
+    // A fresh connection: the group's own client may hold a late reply from a
+    // wait that Gloo abandoned.
+    compat::StorePtr store = compat::make_tcp_store(info.master_addr, info.master_port, false,
+                                                    info.world_size, timeout);
+    const std::string base = "shardsim/census/" + prefix + "/";
+    const std::vector<int64_t> absent = gather_arrivals(
+        *store, base, base + "count", rank, static_cast<int64_t>(members.size()), timeout);
+    if (absent.empty()) return " Every member of the group answered the census afterwards.";
+    std::vector<int64_t> absent_ranks;
+    for (int64_t i : absent) absent_ranks.push_back(members[i]);
+    return ::shardsim::detail::concat(" World ranks ", members_str(absent_ranks),
+                          " did not answer the census within ", seconds_str(timeout),
+                          " (dead or stuck).");
+  } catch (const std::exception& e) {
+    return ::shardsim::detail::concat(" The rendezvous store at ", store_address(info),
+                          ", served by world rank 0, is unreachable, so world rank 0 is dead or "
+                          "stuck (",
+                          compat::error_text(e), ").");
+  }
+}
+
+std::shared_ptr<GroupState> build_group(const std::shared_ptr<Session>& session,
+                                        const std::vector<int64_t>& members,
+                                        const std::string& name) {
+  auto state = std::make_shared<GroupState>();
+  state->session = session;
+  state->members = members;
+  state->name = name;
+  const auto me = std::find(members.begin(), members.end(), session->info.rank);
+  SHARDSIM_CHECK(me != members.end(), "c10d: world rank ", session->info.rank,
+                 " builds group ", members_str(members), " it is not a member of");
+  state->rank = me - members.begin();
+  const int64_t nth = session->built[members]++;
+  state->prefix = ::shardsim::detail::concat(name == "world" ? name : members_str(members), "#", nth);
+  const auto size = static_cast<int64_t>(members.size());
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    compat::StorePtr store =
+        compat::make_prefix_store("shardsim/group/" + state->prefix + "/", session->store);
+    if (session->kind == BackendKind::kGloo) {
+      state->group = compat::make_gloo_group(store, state->rank, size, session->gloo_device,
+                                             session->options.timeout,
+                                             session->options.gloo_threads);
+    } else {
+      state->group = compat::make_nccl_group(store, state->rank, size, session->options.timeout);
+    }
+  } catch (const std::exception& e) {
+    std::string message = ::shardsim::detail::concat(
+        session->options.backend, ": building group ", name, " on world rank ",
+        session->info.rank, " (group rank ", state->rank, " of ", size, ") failed after ",
+        seconds_since(start), " s: ", compat::error_text(e), ".");
+    message += census(*session, state->prefix, members, state->rank);
+    throw CommError(message);
+  }
+  return state;
+}
+
+}  // namespace detail
+
+bool backend_available(const std::string& backend) {
+#ifdef SHARDSIM_WITH_GLOO
+  if (backend == "gloo") return true;
+#endif
+  return backend == "nccl" && compat::nccl_built();
+}
+
+std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptions& options) {
+  validate(info);
+  SHARDSIM_CHECK_ARG(options.timeout.count() > 0, "c10d: the timeout must be positive, got ",
+                     options.timeout.count(), " ms");
+  SHARDSIM_CHECK_ARG(options.gloo_threads >= 1, "c10d: gloo_threads must be at least 1, got ",
+                     options.gloo_threads);
+  auto session = std::make_shared<detail::Session>();
+  session->info = info;
+  session->options = options;
+  session->kind = detail::parse_backend(options.backend);
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::string addr = detail::store_address(info);
+  try {
+    session->store = compat::make_tcp_store(info.master_addr, info.master_port, info.rank == 0,
+                                            info.world_size, options.timeout);
+  } catch (const std::exception& e) {
+    if (info.rank == 0) {
+      throw CommError(::shardsim::detail::concat(
+          "c10d connect: world rank 0 could not serve the rendezvous store on ", addr,
+          " (is the port busy?): ", compat::error_text(e)));
+    }
+    throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
+                                   " could not reach the rendezvous store at ", addr,
+                                   " within ", detail::seconds_str(options.timeout),
+                                   " (is world rank 0 running there?): ",
+                                   compat::error_text(e)));
+  }
+
+  std::vector<int64_t> absent;
+  try {
+    absent = detail::gather_arrivals(*session->store, "shardsim/join/", "shardsim/joined",
+                                     info.rank, info.world_size, options.timeout);
+  } catch (const std::exception& e) {
+    throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
+                                   " lost the rendezvous store at ", addr,
+                                   " while joining (world rank 0 serves it): ",
+                                   compat::error_text(e)));
+  }
+  if (!absent.empty()) {
+    throw CommError(::shardsim::detail::concat("c10d connect: world ranks ", detail::members_str(absent),
+                                   " of ", info.world_size, " did not join the world at ", addr,
+                                   " within ", detail::seconds_str(options.timeout),
+                                   " (seen from world rank ", info.rank, ", after ",
+                                   detail::seconds_since(start), " s)"));
+  }
+
+  if (session->kind == BackendKind::kGloo) {
+    std::string interface = options.gloo_interface;
+    if (interface.empty()) {
+      if (const char* env = std::getenv("GLOO_SOCKET_IFNAME")) {
+        interface = std::string(env).substr(0, std::string(env).find(','));
+      }
+    }
+    try {
+      session->gloo_device = compat::make_gloo_device(
+          interface, interface.empty() && detail::is_loopback(info.master_addr) ? "127.0.0.1"
+                                                                                  : "");
+    } catch (const std::exception& e) {
+      throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
+                                     " could not open a Gloo transport",
+                                     interface.empty() ? "" : " on interface " + interface, ": ",
+                                     compat::error_text(e)));
+    }
+  } else {
+    session->device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank));
+    compat::set_cuda_device(info.local_rank);
+  }
+
+  std::vector<int64_t> world(static_cast<size_t>(info.world_size));
+  for (int64_t r = 0; r < info.world_size; ++r) world[r] = r;
+  return std::make_shared<C10dComm>(detail::build_group(session, world, "world"));
+}
+
+}  // namespace shardsim::c10d
