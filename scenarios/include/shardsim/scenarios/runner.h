@@ -1,0 +1,105 @@
+// Running scenarios: what to run (RunSpec), what happened (RunResult), the
+// backends that run them, and the one result-line grammar every backend
+// prints.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/util/Optional.h>
+
+#include "shardsim/core/shape.h"
+#include "shardsim/scenarios/scenario.h"
+
+namespace shardsim::scenarios {
+
+// How a run ended: the root cause, not its echoes.
+enum class Outcome {
+  kPassed,    // every rank finished and every assertion held
+  kFailed,    // an assertion failed
+  kDeadlock,  // ranks waited for each other forever (or a rank left early)
+  kMismatch,  // ranks called disagreeing collectives
+  kCrash,     // a rank died (an injected crash, or a worker process died)
+  kTimeout,   // a collective or the run outlived its timeout
+  kError,     // a rank threw something other than an assertion
+};
+const char* outcome_name(Outcome o);  // "passed", "failed", ...
+// Throws InvalidArgument naming the word and the accepted names.
+Outcome parse_outcome(const std::string& word);
+
+struct RunSpec {
+  std::string scenario;
+  std::string backend = "fiber";
+  int64_t world = 0;                    // 0: the scenario's default world
+  Shape mesh;                           // empty: the scenario's default mesh
+  uint64_t seed = 1;                    // the data seed
+  c10::optional<uint64_t> schedule_seed;  // default: the data seed
+  std::vector<std::string> faults;      // fault specs ("crash:rank=1,collective=2")
+  c10::optional<Outcome> expect;        // the run passes when this is the outcome
+  double timeout_s = 0;                 // collective timeout; 0 = backend default
+  std::string origin;                   // "file.toml:12" or "command line"
+
+  uint64_t effective_schedule_seed() const { return schedule_seed ? *schedule_seed : seed; }
+};
+
+struct RunResult {
+  enum class Verdict { kPass, kFail, kSkip };
+  RunSpec spec;
+  Verdict verdict = Verdict::kSkip;
+  Outcome outcome = Outcome::kPassed;
+  int64_t world = 0;        // resolved
+  Shape mesh;               // resolved
+  std::string reason;       // for FAIL/SKIP (and the diagnosis when an outcome was expected)
+  std::string trace = "-";  // 16 hex, or "-" where the backend has no scheduler
+  std::string values = "-"; // 16 hex
+  bool has_schedule = true; // whether schedule= is meaningful
+  double seconds = 0;
+};
+
+// The part of a run every backend shares: one rank's execution of a scenario.
+struct RankRun {
+  bool ok = true;
+  bool assertion = false;  // failed by an AssertionFailure (else by another error)
+  std::string message;     // what failed, naming the rank
+  uint64_t values = 0;     // this rank's values digest
+};
+// Runs `scenario` on this rank, catching assertion failures and errors into
+// the result (never inside a suspension point). Exceptions that do not derive
+// from std::exception (a fiber world unwinding its ranks) pass through.
+RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host,
+                 const ScenarioConfig& config);
+// The values= digest of a run from every rank's digest, in rank order.
+std::string combine_values(const std::vector<uint64_t>& per_rank);
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Runs one spec of an accepted scenario; never throws for expected
+  // outcomes (failures, deadlocks, ...).
+  virtual RunResult run(const Scenario& scenario, const RunSpec& spec) = 0;
+};
+
+// The fiber backend (available when shardsim is built with fibers).
+std::unique_ptr<Backend> make_fiber_backend();
+// Whether this build has the fiber backend.
+bool have_fiber_backend();
+
+// Resolves world and mesh, checks the scenario accepts them (else a SKIP
+// result), runs it on `backend`, applies `expect`, and times it.
+RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend);
+
+// "PASS <scenario> backend=.. world=.. mesh=.. seed=.. schedule=.. trace=.. values=.. time=.."
+// followed, for FAIL and SKIP, by the reason on indented lines.
+std::string format_result(const RunResult& r);
+// The exact command that reruns just this result.
+std::string rerun_command(const RunResult& r);
+// "N passed, M failed" (", K skipped" where any).
+std::string format_summary(const std::vector<RunResult>& results);
+// Writes a JUnit XML report. Throws Error when the file cannot be written.
+void write_junit(const std::string& path, const std::vector<RunResult>& results);
+
+}  // namespace shardsim::scenarios

@@ -1,0 +1,111 @@
+// shardsim run: scenarios and suites on simulated ranks (or real backends).
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "shardsim/core/shape.h"
+#include "shardsim/scenarios/runner.h"
+#include "shardsim/scenarios/suite.h"
+
+namespace shardsim::cli {
+
+namespace {
+
+std::vector<int64_t> parse_worlds(const std::string& text) {
+  std::vector<int64_t> worlds;
+  for (int64_t w : parse_shape(text, "--world")) {
+    SHARDSIM_CHECK_ARG(w >= 1, "--world '", text, "': a world needs at least 1 rank");
+    SHARDSIM_CHECK_ARG(w <= (int64_t{1} << 20), "--world '", text, "': ", w,
+                       " ranks is more than shardsim runs (1048576)");
+    worlds.push_back(w);
+  }
+  SHARDSIM_CHECK_ARG(!worlds.empty(), "--world is empty");
+  return worlds;
+}
+
+std::unique_ptr<scenarios::Backend> make_backend(const std::string& name) {
+  if (name == "fiber") {
+    SHARDSIM_CHECK_ARG(scenarios::have_fiber_backend(),
+                       "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
+    return scenarios::make_fiber_backend();
+  }
+  throw InvalidArgument("backend '" + name + "' is not available in this build (available: fiber)");
+}
+
+}  // namespace
+
+int run_command(int argc, char** argv) {
+  CLI::App app(
+      "Run scenarios or suite files. Prints one line per result and closes with "
+      "'N passed, M failed' (', K skipped' where a scenario does not accept the world).\n"
+      "Exit status: 0 nothing failed, 1 something failed, 2 bad usage or input.",
+      "shardsim run");
+  std::vector<std::string> suites;
+  app.add_option("suites", suites, "suite files (TOML); without any, the command line alone says what to run");
+  std::string scenario;
+  app.add_option("--scenario", scenario, "scenario name or glob (filters suite entries)");
+  std::string backend;
+  app.add_option("--backend", backend, "fiber (default), gloo or nccl");
+  std::string worlds;
+  app.add_option("--world", worlds, "world size(s), N[,N...] (default: each scenario's default)");
+  std::string mesh;
+  app.add_option("--mesh", mesh, "mesh shape, e.g. 8 or 2x4 (default: each scenario's default)");
+  uint64_t seed = 1;
+  auto* seed_opt = app.add_option("--seed", seed, "data seed S (default 1); also the schedule seed unless --schedule-seed");
+  int64_t seeds = 0;
+  app.add_option("--seeds", seeds, "run seeds S, S+1, ..., S+K-1")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  uint64_t schedule_seed = 0;
+  auto* sched_opt = app.add_option("--schedule-seed", schedule_seed, "schedule seed T (fiber backend)");
+  std::string junit;
+  app.add_option("--junit", junit, "write a JUnit XML report to FILE");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+
+  scenarios::RunOverrides o;
+  if (!scenario.empty()) o.scenario_glob = scenario;
+  if (!backend.empty()) {
+    if (backend != "fiber" && backend != "gloo" && backend != "nccl") {
+      return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
+    }
+    o.backend = backend;
+  }
+  if (!worlds.empty()) o.worlds = parse_worlds(worlds);
+  if (!mesh.empty()) o.mesh = parse_mesh_shape(mesh, "--mesh");
+  if (seed_opt->count() > 0) o.seed = seed;
+  o.seed_count = seeds;
+  if (sched_opt->count() > 0) o.schedule_seed = schedule_seed;
+
+  const auto& registry = scenarios::builtin_scenarios();
+  std::vector<scenarios::RunSpec> specs;
+  if (suites.empty()) {
+    specs = scenarios::expand_command_line(registry, o);
+  } else {
+    for (const std::string& path : suites) {
+      auto more = scenarios::expand_suite(scenarios::load_suite(path), registry, o);
+      specs.insert(specs.end(), more.begin(), more.end());
+    }
+  }
+  if (specs.empty()) return usage_error(app.get_name(), "the suites and --scenario select nothing to run");
+
+  std::map<std::string, std::unique_ptr<scenarios::Backend>> backends;
+  for (const auto& spec : specs) {
+    if (!backends.count(spec.backend)) backends[spec.backend] = make_backend(spec.backend);
+  }
+
+  std::vector<scenarios::RunResult> results;
+  for (const auto& spec : specs) {
+    const scenarios::Scenario* s = registry.find(spec.scenario);
+    scenarios::RunResult r = scenarios::run_spec(*s, spec, *backends[spec.backend]);
+    std::cout << scenarios::format_result(r) << std::flush;
+    results.push_back(std::move(r));
+  }
+  if (!junit.empty()) scenarios::write_junit(junit, results);
+  std::cout << scenarios::format_summary(results) << std::endl;
+  for (const auto& r : results) {
+    if (r.verdict == scenarios::RunResult::Verdict::kFail) return 1;
+  }
+  return 0;
+}
+
+}  // namespace shardsim::cli

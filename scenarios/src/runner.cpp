@@ -1,0 +1,257 @@
+#include "shardsim/scenarios/runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "shardsim/core/digest.h"
+#include "shardsim/core/host_memory.h"
+
+namespace shardsim::scenarios {
+
+namespace {
+struct OutcomeName {
+  Outcome outcome;
+  const char* name;
+};
+const OutcomeName kOutcomes[] = {
+    {Outcome::kPassed, "passed"},     {Outcome::kFailed, "failed"}, {Outcome::kDeadlock, "deadlock"},
+    {Outcome::kMismatch, "mismatch"}, {Outcome::kCrash, "crash"},   {Outcome::kTimeout, "timeout"},
+    {Outcome::kError, "error"},
+};
+}  // namespace
+
+const char* outcome_name(Outcome o) {
+  for (const OutcomeName& n : kOutcomes) {
+    if (n.outcome == o) return n.name;
+  }
+  return "?";
+}
+
+Outcome parse_outcome(const std::string& word) {
+  std::string names;
+  for (const OutcomeName& n : kOutcomes) {
+    if (word == n.name) return n.outcome;
+    names += std::string(names.empty() ? "" : ", ") + n.name;
+  }
+  throw InvalidArgument("unknown outcome '" + word + "' (expected one of " + names + ")");
+}
+
+RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host, const ScenarioConfig& config) {
+  RankRun out;
+  ScenarioContext ctx(comm, host, config);
+  bool assertion = false;
+  std::string message;
+  try {
+    scenario.body(ctx);
+  } catch (const AssertionFailure& e) {
+    assertion = true;
+    message = e.what();
+  } catch (const std::exception& e) {
+    message = std::string("rank ") + std::to_string(comm.rank()) + ": " + e.what();
+  }
+  if (!message.empty()) {
+    out.ok = false;
+    out.assertion = assertion;
+    out.message = message;
+  }
+  out.values = ctx.values().value();
+  return out;
+}
+
+std::string combine_values(const std::vector<uint64_t>& per_rank) {
+  Digest d;
+  d.update_u64(per_rank.size());
+  for (uint64_t v : per_rank) d.update_u64(v);
+  return d.hex();
+}
+
+RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
+  RunResult r;
+  r.spec = spec;
+  r.world = spec.world > 0 ? spec.world : scenario.default_world;
+  r.mesh = spec.mesh.empty() ? scenario.mesh_for(r.world) : spec.mesh;
+  r.spec.world = r.world;
+  r.spec.mesh = r.mesh;
+  r.has_schedule = backend.name() == "fiber";
+  std::string why = scenario.rejects(r.world, r.mesh);
+  if (why.empty() && scenario.needs_scheduler && backend.name() != "fiber") {
+    why = scenario.name + " needs the fiber scheduler; it runs on backend fiber only";
+  }
+  if (!why.empty()) {
+    r.verdict = RunResult::Verdict::kSkip;
+    r.reason = why;
+    return r;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  RunResult got = backend.run(scenario, r.spec);
+  const auto end = std::chrono::steady_clock::now();
+  got.spec = r.spec;
+  got.world = r.world;
+  got.mesh = r.mesh;
+  got.has_schedule = r.has_schedule;
+  got.seconds = std::chrono::duration<double>(end - start).count();
+  const Outcome wanted = spec.expect ? *spec.expect : Outcome::kPassed;
+  if (got.outcome == wanted) {
+    got.verdict = RunResult::Verdict::kPass;
+  } else {
+    got.verdict = RunResult::Verdict::kFail;
+    if (spec.expect) {
+      got.reason = std::string("expected outcome ") + outcome_name(wanted) + " but got " +
+                   outcome_name(got.outcome) + (got.reason.empty() ? "" : ":\n" + got.reason);
+    }
+  }
+  return got;
+}
+
+namespace {
+
+const char* verdict_word(RunResult::Verdict v) {
+  switch (v) {
+    case RunResult::Verdict::kPass: return "PASS";
+    case RunResult::Verdict::kFail: return "FAIL";
+    case RunResult::Verdict::kSkip: return "SKIP";
+  }
+  return "?";
+}
+
+std::string indent(const std::string& text) {
+  std::ostringstream os;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) os << "    " << line << "\n";
+  return os.str();
+}
+
+}  // namespace
+
+std::string format_result(const RunResult& r) {
+  std::ostringstream os;
+  os << verdict_word(r.verdict) << " " << r.spec.scenario << " backend=" << r.spec.backend
+     << " world=" << r.world << " mesh=" << mesh_shape_str(r.mesh) << " seed=" << r.spec.seed
+     << " schedule=";
+  if (r.has_schedule) {
+    os << r.spec.effective_schedule_seed();
+  } else {
+    os << "-";
+  }
+  os << " trace=" << r.trace << " values=" << r.values << " time=" << std::fixed
+     << std::setprecision(3) << r.seconds << "\n";
+  if (r.verdict == RunResult::Verdict::kPass && r.spec.expect && *r.spec.expect != Outcome::kPassed) {
+    os << indent(std::string("expected ") + outcome_name(*r.spec.expect) + ": " + r.reason);
+  }
+  if (r.verdict != RunResult::Verdict::kPass && !r.reason.empty()) os << indent(r.reason);
+  if (r.verdict == RunResult::Verdict::kFail) os << indent("rerun: " + rerun_command(r));
+  return os.str();
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  bool plain = !s.empty();
+  for (char c : s) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                      c == '/' || c == ':' || c == '=' || c == ',' || c == '*');
+  }
+  if (plain && s.find('*') == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::string rerun_command(const RunResult& r) {
+  std::ostringstream os;
+  os << "shardsim run --scenario " << shell_quote(r.spec.scenario) << " --backend " << r.spec.backend
+     << " --world " << r.world << " --mesh " << mesh_shape_str(r.mesh) << " --seed " << r.spec.seed;
+  if (r.has_schedule) os << " --schedule-seed " << r.spec.effective_schedule_seed();
+  for (const std::string& f : r.spec.faults) os << " --fault " << shell_quote(f);
+  if (r.spec.expect) os << " --expect " << outcome_name(*r.spec.expect);
+  if (r.spec.timeout_s > 0) os << " --timeout " << r.spec.timeout_s;
+  return os.str();
+}
+
+std::string format_summary(const std::vector<RunResult>& results) {
+  int64_t pass = 0, fail = 0, skip = 0;
+  for (const RunResult& r : results) {
+    switch (r.verdict) {
+      case RunResult::Verdict::kPass: ++pass; break;
+      case RunResult::Verdict::kFail: ++fail; break;
+      case RunResult::Verdict::kSkip: ++skip; break;
+    }
+  }
+  std::ostringstream os;
+  os << pass << " passed, " << fail << " failed";
+  if (skip > 0) os << ", " << skip << " skipped";
+  return os.str();
+}
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+          out += ' ';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+}  // namespace
+
+void write_junit(const std::string& path, const std::vector<RunResult>& results) {
+  int64_t failures = 0, skipped = 0;
+  double total = 0;
+  for (const RunResult& r : results) {
+    failures += r.verdict == RunResult::Verdict::kFail;
+    skipped += r.verdict == RunResult::Verdict::kSkip;
+    total += r.seconds;
+  }
+  std::ostringstream os;
+  os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  os << "<testsuites name=\"shardsim\" tests=\"" << results.size() << "\" failures=\"" << failures
+     << "\" skipped=\"" << skipped << "\" time=\"" << total << "\">\n";
+  os << "  <testsuite name=\"shardsim run\" tests=\"" << results.size() << "\" failures=\"" << failures
+     << "\" skipped=\"" << skipped << "\" time=\"" << total << "\">\n";
+  for (const RunResult& r : results) {
+    std::ostringstream name;
+    name << r.spec.scenario << "[backend=" << r.spec.backend << ",world=" << r.world
+         << ",mesh=" << mesh_shape_str(r.mesh) << ",seed=" << r.spec.seed << "]";
+    os << "    <testcase classname=\"" << xml_escape(r.spec.scenario) << "\" name=\""
+       << xml_escape(name.str()) << "\" time=\"" << r.seconds << "\">\n";
+    if (r.verdict == RunResult::Verdict::kFail) {
+      os << "      <failure message=\"" << xml_escape(outcome_name(r.outcome)) << "\">"
+         << xml_escape(format_result(r)) << "</failure>\n";
+    } else if (r.verdict == RunResult::Verdict::kSkip) {
+      os << "      <skipped message=\"" << xml_escape(r.reason) << "\"/>\n";
+    }
+    os << "      <system-out>" << xml_escape(format_result(r)) << "</system-out>\n";
+    os << "    </testcase>\n";
+  }
+  os << "  </testsuite>\n</testsuites>\n";
+  std::ofstream f(path);
+  SHARDSIM_CHECK(f.good(), "cannot write JUnit report '", path, "'");
+  f << os.str();
+  f.close();
+  SHARDSIM_CHECK(f.good(), "cannot write JUnit report '", path, "'");
+}
+
+}  // namespace shardsim::scenarios
