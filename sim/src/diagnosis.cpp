@@ -62,7 +62,7 @@ std::string rank_line(const RankState& st, std::map<const Op*, std::string>& pro
     if (it == progress.end()) it = progress.emplace(st.op, op_progress(*st.op)).first;
     return "waits in " + st.op->fp.str() + " (" + it->second + ")";
   }
-  return "running";
+  return st.started ? "runnable, outside any collective" : "not started";
 }
 
 }  // namespace

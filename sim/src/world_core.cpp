@@ -145,6 +145,7 @@ void WorldCore::fail(RankState& st, std::string message) {
 void WorldCore::rank_main(int64_t rank) {
   RankState& st = ranks_[rank];
   if (!stopping_) {
+    st.started = true;
     trace_.record(EventKind::kStart, rank);
     try {
       Random data = rank_stream(options_.data_seed, rank);

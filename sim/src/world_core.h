@@ -38,6 +38,7 @@ struct WorldStopped {};
 struct RankState {
   enum class Wait { kNone, kCollective, kSleep };
   boost::fibers::context* ctx = nullptr;  // valid while blocked
+  bool started = false;
   bool blocked = false;
   bool done = false;
   Wait wait = Wait::kNone;

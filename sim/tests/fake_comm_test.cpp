@@ -1,0 +1,340 @@
+// Every Comm collective on fibers, world and sub-groups, at several world
+// sizes and schedules. Oracles: each rank's input rebuilt from the data seed
+// and the rank's number, combined with plain ATen.
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "shardsim/core/comm.h"
+#include "shardsim/core/mesh.h"
+#include "shardsim/core/random.h"
+#include "shardsim/sim/fiber_world.h"
+#include "world_test_util.h"
+
+namespace shardsim {
+namespace sim {
+namespace {
+
+using testing::bit_equal;
+using testing::world_options;
+
+constexpr uint64_t kDataSeed = 2024;
+const uint64_t kScheduleSeeds[] = {1, 7, 99};
+
+// Uneven element counts with zeros: 2, 3, 0, 1, 2, 3, 0, 1, ...
+std::vector<int64_t> uneven_counts(int64_t n) {
+  std::vector<int64_t> counts(n);
+  for (int64_t r = 0; r < n; ++r) counts[r] = (r * 5 + 2) % 4;
+  return counts;
+}
+
+// The first tensor rank `rank` draws from its data stream.
+at::Tensor first_draw(int64_t rank, const Shape& shape, c10::ScalarType dtype) {
+  Random rng = rank_stream(kDataSeed, rank);
+  return random_tensor(rng, shape, dtype);
+}
+
+class CommOnFibers : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(CommOnFibers, AllGatherUnevenAndZeroCounts) {
+  const int64_t n = GetParam();
+  const std::vector<int64_t> counts = uneven_counts(n);
+  for (uint64_t seed : kScheduleSeeds) {
+    std::vector<std::vector<at::Tensor>> got(n);
+    std::vector<at::Tensor> cat(n);
+    WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+      const int64_t r = env.rank();
+      at::Tensor input = random_tensor(env.data(), {counts[r]}, at::kFloat);
+      got[r].resize(n);
+      env.comm().all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
+        EXPECT_EQ(piece.dim(), 1);
+        got[r][src] = piece.clone();
+      });
+      input.fill_(-7.0f);  // peers that resume later must still read the original
+      // all_gather_cat of a 2-D tensor with the counts as rows.
+      at::Tensor rows = at::arange(counts[r] * 3, at::kLong).view({counts[r], 3}) + 100 * r;
+      cat[r] = all_gather_cat(env.comm(), rows, 0, counts);
+      rows.fill_(-1);
+    });
+    ASSERT_TRUE(res.ok()) << res;
+    std::vector<at::Tensor> expected_rows;
+    for (int64_t src = 0; src < n; ++src) {
+      expected_rows.push_back(at::arange(counts[src] * 3, at::kLong).view({counts[src], 3}) +
+                              100 * src);
+    }
+    const at::Tensor expected_cat = at::cat(expected_rows, 0);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t src = 0; src < n; ++src) {
+        EXPECT_TRUE(bit_equal(got[r][src], first_draw(src, {counts[src]}, at::kFloat)))
+            << "world " << n << " seed " << seed << " rank " << r << " piece " << src;
+      }
+      EXPECT_TRUE(bit_equal(cat[r], expected_cat)) << "rank " << r;
+    }
+  }
+}
+
+TEST_P(CommOnFibers, AllGatherOfEmptyPiecesEverywhere) {
+  const int64_t n = GetParam();
+  std::vector<int64_t> calls(n, 0);
+  WorldResult res = run_world(world_options(n), [&](RankEnv& env) {
+    const std::vector<int64_t> zeros(n, 0);
+    env.comm().all_gather(at::empty({0}, at::kDouble), zeros,
+                          [&](int64_t, const at::Tensor& piece) {
+                            EXPECT_EQ(piece.numel(), 0);
+                            ++calls[env.rank()];
+                          });
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  for (int64_t r = 0; r < n; ++r) EXPECT_EQ(calls[r], n);
+}
+
+TEST_P(CommOnFibers, BroadcastFromFirstAndLastRoot) {
+  const int64_t n = GetParam();
+  for (int64_t root : {int64_t{0}, n - 1}) {
+    for (uint64_t seed : kScheduleSeeds) {
+      std::vector<at::Tensor> got(n);
+      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+        const int64_t r = env.rank();
+        // Same element count, different shapes: broadcast agrees on elements only.
+        at::Tensor t = r == root ? random_tensor(env.data(), {2, 3}, at::kDouble)
+                                 : at::full({3, 2}, -1.0, at::kDouble);
+        env.comm().broadcast(t, root);
+        got[r] = t.clone();
+        t.fill_(-5.0);  // the root's later writes must not reach late readers
+      });
+      ASSERT_TRUE(res.ok()) << res;
+      const at::Tensor expected = first_draw(root, {2, 3}, at::kDouble);
+      for (int64_t r = 0; r < n; ++r) {
+        const at::Tensor want = r == root ? expected : expected.reshape({3, 2});
+        EXPECT_TRUE(bit_equal(got[r], want)) << "root " << root << " rank " << r;
+      }
+    }
+  }
+}
+
+TEST_P(CommOnFibers, BroadcastBytesOfUnknownLength) {
+  const int64_t n = GetParam();
+  const int64_t root = n / 2;
+  std::vector<std::string> got(n);
+  WorldResult res = run_world(world_options(n, 3), [&](RankEnv& env) {
+    std::string bytes = env.rank() == root ? std::string("payload\0of root ", 16) + "x" : "junk";
+    env.comm().broadcast_bytes(bytes, root);
+    got[env.rank()] = bytes;
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  for (int64_t r = 0; r < n; ++r) EXPECT_EQ(got[r], std::string("payload\0of root ", 16) + "x");
+}
+
+TEST_P(CommOnFibers, ScatterUnevenFromARoot) {
+  const int64_t n = GetParam();
+  const std::vector<int64_t> counts = uneven_counts(n);
+  for (int64_t root : {int64_t{0}, n - 1}) {
+    for (uint64_t seed : kScheduleSeeds) {
+      std::vector<at::Tensor> got(n);
+      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+        const int64_t r = env.rank();
+        std::vector<at::Tensor> inputs;
+        if (r == root) {
+          for (int64_t i = 0; i < n; ++i) {
+            inputs.push_back(random_tensor(env.data(), {counts[i]}, at::kInt));
+          }
+        }
+        at::Tensor out = at::full({counts[r]}, -1, at::kInt);
+        env.comm().scatter(out, inputs, counts, root);
+        got[r] = out.clone();
+        for (at::Tensor& t : inputs) t.fill_(-9);
+      });
+      ASSERT_TRUE(res.ok()) << res;
+      Random rng = rank_stream(kDataSeed, root);
+      for (int64_t i = 0; i < n; ++i) {
+        const at::Tensor want = random_tensor(rng, {counts[i]}, at::kInt);
+        EXPECT_TRUE(bit_equal(got[i], want)) << "root " << root << " rank " << i;
+      }
+    }
+  }
+}
+
+TEST_P(CommOnFibers, AllReduceSumsInRankOrder) {
+  const int64_t n = GetParam();
+  for (c10::ScalarType dtype : {at::kFloat, at::kDouble, at::kLong, at::kHalf, at::kBool}) {
+    for (uint64_t seed : kScheduleSeeds) {
+      std::vector<at::Tensor> got(n);
+      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+        at::Tensor t = random_tensor(env.data(), {7}, dtype);
+        env.comm().all_reduce_sum(t);
+        got[env.rank()] = t;
+      });
+      ASSERT_TRUE(res.ok()) << res;
+      // ((x0 + x1) + x2) + ... computed here, one rank at a time.
+      at::Tensor expected = first_draw(0, {7}, dtype);
+      for (int64_t r = 1; r < n; ++r) expected = expected + first_draw(r, {7}, dtype);
+      for (int64_t r = 0; r < n; ++r) {
+        EXPECT_TRUE(bit_equal(got[r], expected))
+            << c10::toString(dtype) << " rank " << r << ": " << got[r] << " vs " << expected;
+      }
+    }
+  }
+}
+
+TEST_P(CommOnFibers, BarrierWaitsForEveryone) {
+  const int64_t n = GetParam();
+  int64_t arrived = 0;
+  std::vector<int64_t> seen(n, -1);
+  WorldResult res = run_world(world_options(n, 5), [&](RankEnv& env) {
+    ++arrived;
+    env.comm().barrier();
+    seen[env.rank()] = arrived;
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  for (int64_t r = 0; r < n; ++r) EXPECT_EQ(seen[r], n);
+}
+
+// A 2-D mesh for each world size: 1x1, 1x2, 3x1, 2x4, 8x8.
+Shape mesh_shape_for(int64_t n) {
+  switch (n) {
+    case 1: return {1, 1};
+    case 2: return {1, 2};
+    case 3: return {3, 1};
+    case 8: return {2, 4};
+    default: return {8, n / 8};
+  }
+}
+
+// The ranks sharing `rank`'s coordinate on every mesh dim but `dim`, in
+// order of their coordinate on `dim` (computed from row-major numbering).
+std::vector<int64_t> oracle_group(const Shape& shape, int64_t rank, int64_t dim) {
+  const int64_t rows = shape[0], cols = shape[1];
+  const int64_t row = rank / cols, col = rank % cols;
+  std::vector<int64_t> out;
+  if (dim == 0) {
+    for (int64_t i = 0; i < rows; ++i) out.push_back(i * cols + col);
+  } else {
+    for (int64_t j = 0; j < cols; ++j) out.push_back(row * cols + j);
+  }
+  return out;
+}
+
+std::string oracle_name(const std::vector<int64_t>& members, int64_t n) {
+  if (int64_t(members.size()) == n) return "world";  // rows/cols in order cover the world
+  std::string s = "[";
+  for (size_t i = 0; i < members.size(); ++i) s += (i ? "," : "") + std::to_string(members[i]);
+  return s + "]";
+}
+
+TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
+  const int64_t n = GetParam();
+  const Shape shape = mesh_shape_for(n);
+  const DeviceMesh mesh(c10::kCPU, shape);
+  struct PerRank {
+    std::vector<std::vector<at::Tensor>> gathered;  // per mesh dim, per group rank
+    std::vector<at::Tensor> reduced, broadcast, scattered;
+  };
+  for (uint64_t seed : kScheduleSeeds) {
+    std::vector<PerRank> got(n);
+    WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+      const int64_t r = env.rank();
+      // Rank r's values: 1000*r + 10*dim + k, never drawn (simple to rebuild).
+      for (int64_t dim = 0; dim < 2; ++dim) {
+        std::shared_ptr<Comm> g = env.comm().mesh_group(mesh, dim);
+        const std::vector<int64_t> members = oracle_group(shape, r, dim);
+        EXPECT_EQ(g->members(), members);
+        EXPECT_EQ(g->name(), oracle_name(members, n));
+        EXPECT_EQ(g->members()[g->rank()], r);
+        const int64_t m = g->size();
+        std::vector<int64_t> counts(m);
+        for (int64_t k = 0; k < m; ++k) counts[k] = members[k] % 3;
+        at::Tensor mine = at::arange(counts[g->rank()], at::kDouble) + 1000.0 * r + 10.0 * dim;
+        std::vector<at::Tensor> pieces(m);
+        g->all_gather(mine, counts, [&](int64_t src, const at::Tensor& p) { pieces[src] = p.clone(); });
+        got[r].gathered.push_back(pieces);
+        at::Tensor red = at::full({2}, double(r + dim), at::kDouble);
+        g->all_reduce_sum(red);
+        got[r].reduced.push_back(red);
+        at::Tensor b = g->rank() == m - 1 ? at::full({3}, double(r), at::kDouble)
+                                           : at::zeros({3}, at::kDouble);
+        g->broadcast(b, m - 1);
+        got[r].broadcast.push_back(b);
+        std::vector<at::Tensor> ins;
+        if (g->rank() == 0) {
+          for (int64_t k = 0; k < m; ++k) ins.push_back(at::full({counts[k]}, double(r * 100 + k), at::kDouble));
+        }
+        at::Tensor out = at::empty({counts[g->rank()]}, at::kDouble);
+        g->scatter(out, ins, counts, 0);
+        got[r].scattered.push_back(out);
+        g->barrier();
+        env.comm().barrier();  // world collectives interleave with group ones
+      }
+    });
+    ASSERT_TRUE(res.ok()) << res;
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t dim = 0; dim < 2; ++dim) {
+        const std::vector<int64_t> members = oracle_group(shape, r, dim);
+        const int64_t m = members.size();
+        double sum = 0;
+        for (int64_t k = 0; k < m; ++k) {
+          const int64_t w = members[k];
+          const at::Tensor want = at::arange(w % 3, at::kDouble) + 1000.0 * w + 10.0 * dim;
+          EXPECT_TRUE(bit_equal(got[r].gathered[dim][k], want)) << "rank " << r << " dim " << dim;
+          sum += double(w + dim);
+        }
+        EXPECT_TRUE(bit_equal(got[r].reduced[dim], at::full({2}, sum, at::kDouble)));
+        EXPECT_TRUE(bit_equal(got[r].broadcast[dim], at::full({3}, double(members[m - 1]), at::kDouble)));
+        const int64_t k = std::find(members.begin(), members.end(), r) - members.begin();
+        EXPECT_TRUE(bit_equal(got[r].scattered[dim], at::full({r % 3}, double(members[0] * 100 + k), at::kDouble)));
+      }
+    }
+  }
+}
+
+TEST_P(CommOnFibers, ExplicitSubgroupsOfEvenAndOddRanks) {
+  const int64_t n = GetParam();
+  std::vector<int64_t> evens, odds;
+  for (int64_t r = 0; r < n; ++r) (r % 2 ? odds : evens).push_back(r);
+  std::vector<double> got(n, -1);
+  std::vector<std::string> names(n);
+  WorldResult res = run_world(world_options(n, 13), [&](RankEnv& env) {
+    const int64_t r = env.rank();
+    std::shared_ptr<Comm> g = env.comm().subgroup(r % 2 ? odds : evens);
+    EXPECT_EQ(env.comm().subgroup(r % 2 ? odds : evens).get(), g.get()) << "cached";
+    at::Tensor t = at::full({1}, double(r), at::kDouble);
+    g->all_reduce_sum(t);
+    got[r] = t.item<double>();
+    names[r] = g->name();
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  double even_sum = 0, odd_sum = 0;
+  for (int64_t r : evens) even_sum += r;
+  for (int64_t r : odds) odd_sum += r;
+  for (int64_t r = 0; r < n; ++r) EXPECT_EQ(got[r], r % 2 ? odd_sum : even_sum) << r;
+  if (n == 3) EXPECT_EQ(names[0], "[0,2]");
+  if (n == 1) EXPECT_EQ(names[0], "world");
+  if (n == 64) EXPECT_EQ(names[1], "[1,3,5,7,9,11,13,15,...,63](32 ranks)");
+}
+
+TEST_P(CommOnFibers, BadArgumentsFailTheRankAndNameIt) {
+  const int64_t n = GetParam();
+  WorldResult res = run_world(world_options(n), [&](RankEnv& env) {
+    if (env.rank() != n - 1) return;
+    std::vector<int64_t> counts(n, 1);
+    env.comm().all_gather(at::zeros({2}), counts, [](int64_t, const at::Tensor&) {});
+  });
+  ASSERT_EQ(res.status, WorldResult::Status::kError) << res;
+  const std::string& error = res.ranks[n - 1].error;
+  EXPECT_NE(error.find("rank " + std::to_string(n - 1) + ": all_gather on group world"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("input has 2 elements but counts[" + std::to_string(n - 1) + "] = 1"),
+            std::string::npos)
+      << error;
+}
+
+INSTANTIATE_TEST_SUITE_P(Worlds, CommOnFibers, ::testing::Values(1, 2, 3, 8, 64),
+                         [](const ::testing::TestParamInfo<int64_t>& info) {
+                           return "W" + std::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace sim
+}  // namespace shardsim
