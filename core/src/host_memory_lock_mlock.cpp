@@ -3,6 +3,8 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,10 +21,19 @@ std::string rlimit_str(rlim_t value) {
   return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value) + " bytes";
 }
 
+// mlock and munlock through syscall(2): sanitizers intercept the libc
+// functions and turn them into no-ops, which would hide real locks from VmLck.
+int sys_mlock(void* address, size_t bytes) {
+  return static_cast<int>(syscall(SYS_mlock, address, bytes));
+}
+int sys_munlock(void* address, size_t bytes) {
+  return static_cast<int>(syscall(SYS_munlock, address, bytes));
+}
+
 }  // namespace
 
 void page_lock(void* address, size_t bytes, size_t requested_bytes) {
-  if (mlock(address, bytes) == 0) return;
+  if (sys_mlock(address, bytes) == 0) return;
   const int err = errno;
   std::string limit = "unknown (getrlimit failed)";
   rlimit rl{};
@@ -38,7 +49,7 @@ void page_lock(void* address, size_t bytes, size_t requested_bytes) {
              "LimitMEMLOCK) or run with CAP_IPC_LOCK"));
 }
 
-bool page_unlock(void* address, size_t bytes) noexcept { return munlock(address, bytes) == 0; }
+bool page_unlock(void* address, size_t bytes) noexcept { return sys_munlock(address, bytes) == 0; }
 
 const char* page_lock_mechanism_name() noexcept { return "mlock"; }
 
