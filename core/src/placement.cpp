@@ -64,22 +64,45 @@ std::string placements_str(const Placements& ps) {
 
 std::ostream& operator<<(std::ostream& os, const Placements& ps) { return os << placements_str(ps); }
 
+namespace {
+
+bool is_space(char ch) { return ch == ' ' || ch == '\t'; }
+
+std::string trimmed(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) ++b;
+  while (e > b && is_space(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+}  // namespace
+
+// Words are separated by ',' or ';' (spaces around them allowed), or, in a
+// list without either, by spaces. An empty word between separators is an
+// error, not a shorter list: "S0,,R" must not pass for a 2-dim mesh.
 Placements parse_placements(const std::string& text) {
-  Placements out;
+  SHARDSIM_CHECK_ARG(!trimmed(text).empty(), "placements '", text,
+                     "' are empty (expected e.g. S0,R)");
+  const bool listed = text.find_first_of(",;") != std::string::npos;
+  std::vector<std::string> words;
   std::string cur;
-  auto flush = [&] {
-    if (!cur.empty()) out.push_back(Placement::parse(cur));
-    cur.clear();
-  };
   for (char ch : text) {
-    if (ch == ',' || ch == ' ' || ch == ';') {
-      flush();
+    if (listed ? (ch == ',' || ch == ';') : is_space(ch)) {
+      words.push_back(cur);
+      cur.clear();
     } else {
       cur.push_back(ch);
     }
   }
-  flush();
-  SHARDSIM_CHECK_ARG(!out.empty(), "placements '", text, "' are empty (expected e.g. S0,R)");
+  words.push_back(cur);
+  Placements out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string word = trimmed(words[i]);
+    if (word.empty() && !listed) continue;  // runs of spaces
+    SHARDSIM_CHECK_ARG(!word.empty(), "placements '", text, "': word ", i + 1,
+                       " is empty (expected e.g. S0,R)");
+    out.push_back(Placement::parse(word));
+  }
   return out;
 }
 
