@@ -1,5 +1,8 @@
 #include "shardsim/core/value.h"
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ostream>
 
 #include <ATen/ATen.h>
@@ -102,6 +105,28 @@ std::string join_path(const std::string& path, const std::string& key) {
 
 namespace {
 
+// Python's repr of a float: the shortest digits that read back as the same
+// value (as a float32 when `single`), fixed notation for exponents -4..15,
+// always with a '.' or an exponent so it never reads as an int. Without it,
+// two doubles that differ in the last bits would print alike ("0.1 vs 0.1").
+std::string float_repr(double x, bool single) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x < 0 ? "-inf" : "inf";
+  if (x == 0) return std::signbit(x) ? "-0.0" : "0.0";
+  char buf[64];
+  int digits = 1;
+  for (; digits < 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*e", digits - 1, x);
+    const double back = std::strtod(buf, nullptr);
+    if (single ? static_cast<float>(back) == static_cast<float>(x) : back == x) break;
+  }
+  std::snprintf(buf, sizeof buf, "%.*e", digits - 1, x);
+  const int exponent = std::atoi(std::strchr(buf, 'e') + 1);
+  if (exponent < -4 || exponent >= 16) return buf;
+  std::snprintf(buf, sizeof buf, "%.*f", std::max(digits - 1 - exponent, 1), x);
+  return buf;
+}
+
 void print_tensor(std::ostream& os, const at::Tensor& t) {
   if (!t.defined()) {
     os << "Tensor(undefined)";
@@ -123,12 +148,14 @@ void print_tensor(std::ostream& os, const at::Tensor& t) {
       at::Tensor e = flat[i];
       if (e.is_complex()) {
         at::Tensor ri = at::view_as_real(e.unsqueeze(0)).reshape({-1}).to(at::kDouble);
-        os << ri[0].item<double>() << (ri[1].item<double>() < 0 ? "" : "+") << ri[1].item<double>()
-           << "j";
+        const bool single = e.scalar_type() != at::kComplexDouble;
+        const double im = ri[1].item<double>();
+        os << float_repr(ri[0].item<double>(), single) << (im < 0 ? "" : "+")
+           << float_repr(im, single) << "j";
       } else if (e.scalar_type() == at::kBool) {
         os << (e.item<bool>() ? "True" : "False");
       } else if (at::isFloatingType(e.scalar_type())) {
-        os << e.item<double>();
+        os << float_repr(e.item<double>(), e.scalar_type() != at::kDouble);
       } else {
         os << e.item<int64_t>();
       }
@@ -179,7 +206,7 @@ std::ostream& operator<<(std::ostream& os, const Value& v) {
     case Value::Kind::kNone: return os << "None";
     case Value::Kind::kBool: return os << (v.as<bool>() ? "True" : "False");
     case Value::Kind::kInt: return os << v.as<int64_t>();
-    case Value::Kind::kDouble: return os << v.as<double>();
+    case Value::Kind::kDouble: return os << float_repr(v.as<double>(), /*single=*/false);
     case Value::Kind::kString: print_escaped(os, v.as<std::string>()); return os;
     case Value::Kind::kBytes:
       os << "b";

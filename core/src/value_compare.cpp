@@ -10,8 +10,10 @@ namespace shardsim {
 
 namespace {
 
+// The elements `t` shows, as plain contiguous CPU memory: conjugate and
+// negative views are resolved, since their memory holds other bits.
 at::Tensor cpu_contiguous(const at::Tensor& t) {
-  return (t.device().is_cpu() ? t : t.to(c10::kCPU)).contiguous();
+  return (t.device().is_cpu() ? t : t.to(c10::kCPU)).resolve_conj().resolve_neg().contiguous();
 }
 
 std::string describe_element(const at::Tensor& flat, int64_t i) {
