@@ -84,7 +84,17 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
   op.snapshot[group_rank_] = !flat.is_alias_of(input);
   op.pieces[group_rank_] = std::move(flat);
   call.wait();
-  for (int64_t src = 0; src < size(); ++src) sink(src, op.pieces[src]);
+  // Pieces reach the sink on this member's input device (as a real backend
+  // receives into its own device); a piece from another device is copied.
+  const c10::Device device = input.device();
+  for (int64_t src = 0; src < size(); ++src) {
+    const at::Tensor& piece = op.pieces[src];
+    if (piece.device() == device) {
+      sink(src, piece);
+    } else {
+      sink(src, piece.to(device));
+    }
+  }
 }
 
 void FakeComm::broadcast(at::Tensor& tensor, int64_t root) {

@@ -16,6 +16,7 @@
 #include "fake_comm.h"
 #include "seeded_scheduler.h"
 #include "shardsim/core/error.h"
+#include "shardsim/sim/accelerator.h"
 
 namespace shardsim {
 namespace sim {
@@ -27,16 +28,14 @@ WorldCore::WorldCore(const WorldOptions& options, const std::function<void(RankE
       ranks_(static_cast<size_t>(options.world_size)),
       trace_(options.record_trace) {
   for (int64_t r = 0; r < options_.world_size; ++r) ranks_[r].report.rank = r;
+  if (options_.device_kind == DeviceKind::kSimulated) ensure_simulated_accelerator();
 }
 
 WorldCore::~WorldCore() = default;
 
 c10::Device WorldCore::device_of(int64_t rank) const {
-  switch (options_.device_kind) {
-    case DeviceKind::kCpu: return c10::Device(c10::kCPU);
-    case DeviceKind::kSimulated: break;
-  }
-  throw InvalidArgument("the simulated accelerator is not available in this build");
+  if (options_.device_kind == DeviceKind::kCpu) return c10::Device(c10::kCPU);
+  return simulated_device(rank % options_.ranks_per_host);
 }
 
 void WorldCore::check_running() const {

@@ -16,6 +16,7 @@
 #include "shardsim/core/placement.h"
 #include "shardsim/core/random.h"
 #include "shardsim/core/sharding.h"
+#include "shardsim/sim/accelerator.h"
 #include "shardsim/sim/fiber_world.h"
 #include "world_test_util.h"
 
@@ -83,12 +84,13 @@ struct Case {
 };
 
 // Runs one case on a world of the mesh's size and checks every oracle.
-void check_round_trip(const Case& c, uint64_t schedule_seed) {
+void check_round_trip(const Case& c, uint64_t schedule_seed,
+                      DeviceKind device_kind = DeviceKind::kSimulated) {
   SCOPED_TRACE(c.str());
   const int64_t n = product(c.mesh);
   const DeviceMesh mesh(c10::kCPU, c.mesh);
   std::vector<at::Tensor> locals(n), fulls(n), replicated(n);
-  WorldResult res = run_world(world_options(n, schedule_seed, kDataSeed), [&](RankEnv& env) {
+  WorldResult res = run_world(world_options(n, schedule_seed, kDataSeed, device_kind), [&](RankEnv& env) {
     const at::Tensor full = random_tensor(env.shared(), c.shape, c.dtype);
     const DTensor dt = distribute_tensor(env.comm(), full, mesh, c.placements);
     locals[env.rank()] = dt.local();
@@ -113,17 +115,20 @@ void check_round_trip(const Case& c, uint64_t schedule_seed) {
       key[i] = 0;
     }
     EXPECT_EQ(locals[r].sizes().vec(), layout.shape) << "rank " << r;
-    EXPECT_EQ(locals[r].device(), c10::Device(c10::kCPU));
+    EXPECT_EQ(locals[r].device(), device_kind == DeviceKind::kCpu ? c10::Device(c10::kCPU)
+                                                                  : simulated_device(r % 8));
+    EXPECT_EQ(fulls[r].device(), locals[r].device());
+    const at::Tensor local = locals[r].to(c10::kCPU);
     if (source) {
-      EXPECT_TRUE(bit_equal(locals[r], want)) << "rank " << r;
+      EXPECT_TRUE(bit_equal(local, want)) << "rank " << r;
     } else {
-      EXPECT_TRUE(at::equal(locals[r], at::zeros_like(want))) << "rank " << r;
+      EXPECT_TRUE(at::equal(local, at::zeros_like(want))) << "rank " << r;
     }
     auto it = partial_sums.find(key);
     if (it == partial_sums.end()) {
-      partial_sums.emplace(key, locals[r].clone());
+      partial_sums.emplace(key, local.clone());
     } else {
-      it->second = it->second + locals[r];
+      it->second = it->second + local;
     }
     EXPECT_TRUE(bit_equal(fulls[r], full)) << "full_tensor on rank " << r;
     EXPECT_TRUE(bit_equal(replicated[r], full)) << "redistribute_to_replicate on rank " << r;
@@ -138,12 +143,12 @@ void check_round_trip(const Case& c, uint64_t schedule_seed) {
 }
 
 void run_all(const std::vector<Shape>& meshes, const std::vector<Shape>& shapes,
-             c10::ScalarType dtype) {
+             c10::ScalarType dtype, DeviceKind device_kind = DeviceKind::kSimulated) {
   uint64_t seed = 1;
   for (const Shape& mesh : meshes) {
     for (const Shape& shape : shapes) {
       for (const Placements& p : all_placements(mesh.size(), shape.size())) {
-        check_round_trip({mesh, p, shape, dtype}, seed++);
+        check_round_trip({mesh, p, shape, dtype}, seed++, device_kind);
         if (::testing::Test::HasFatalFailure()) return;
       }
     }
@@ -162,6 +167,10 @@ TEST(DTensorOnFibers, TwoDimMeshes) {
 
 TEST(DTensorOnFibers, ThreeDimMeshes) {
   run_all({{2, 2, 2}, {1, 2, 3}}, {{8, 4, 3}, {5, 3, 7}, {1, 2, 1}}, at::kFloat);
+}
+
+TEST(DTensorOnFibers, OnCpuDevices) {
+  run_all({{3}, {2, 3}}, {{5, 7}, {1, 2}}, at::kFloat, DeviceKind::kCpu);
 }
 
 TEST(DTensorOnFibers, OtherDtypes) {

@@ -2,6 +2,7 @@
 // sizes and schedules. Oracles: each rank's input rebuilt from the data seed
 // and the rank's number, combined with plain ATen.
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -18,6 +19,7 @@ namespace sim {
 namespace {
 
 using testing::bit_equal;
+using testing::device_kind_word;
 using testing::world_options;
 
 constexpr uint64_t kDataSeed = 2024;
@@ -36,26 +38,37 @@ at::Tensor first_draw(int64_t rank, const Shape& shape, c10::ScalarType dtype) {
   return random_tensor(rng, shape, dtype);
 }
 
-class CommOnFibers : public ::testing::TestWithParam<int64_t> {};
+// World size and where the ranks' tensors live.
+class CommOnFibers : public ::testing::TestWithParam<std::tuple<int64_t, DeviceKind>> {
+ protected:
+  int64_t world() const { return std::get<0>(GetParam()); }
+  DeviceKind kind() const { return std::get<1>(GetParam()); }
+  WorldOptions options(uint64_t schedule_seed = 1) const {
+    return world_options(world(), schedule_seed, kDataSeed, kind());
+  }
+};
 
 TEST_P(CommOnFibers, AllGatherUnevenAndZeroCounts) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   const std::vector<int64_t> counts = uneven_counts(n);
   for (uint64_t seed : kScheduleSeeds) {
     std::vector<std::vector<at::Tensor>> got(n);
     std::vector<at::Tensor> cat(n);
-    WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+    WorldResult res = run_world(options(seed), [&](RankEnv& env) {
       const int64_t r = env.rank();
-      at::Tensor input = random_tensor(env.data(), {counts[r]}, at::kFloat);
+      at::Tensor input = random_tensor(env.data(), {counts[r]}, at::kFloat, env.device());
       got[r].resize(n);
       env.comm().all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
         EXPECT_EQ(piece.dim(), 1);
+        EXPECT_EQ(piece.device(), env.device());
         got[r][src] = piece.clone();
       });
       input.fill_(-7.0f);  // peers that resume later must still read the original
       // all_gather_cat of a 2-D tensor with the counts as rows.
-      at::Tensor rows = at::arange(counts[r] * 3, at::kLong).view({counts[r], 3}) + 100 * r;
+      at::Tensor rows =
+          (at::arange(counts[r] * 3, at::kLong).view({counts[r], 3}) + 100 * r).to(env.device());
       cat[r] = all_gather_cat(env.comm(), rows, 0, counts);
+      EXPECT_EQ(cat[r].device(), env.device());
       rows.fill_(-1);
     });
     ASSERT_TRUE(res.ok()) << res;
@@ -76,9 +89,9 @@ TEST_P(CommOnFibers, AllGatherUnevenAndZeroCounts) {
 }
 
 TEST_P(CommOnFibers, AllGatherOfEmptyPiecesEverywhere) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   std::vector<int64_t> calls(n, 0);
-  WorldResult res = run_world(world_options(n), [&](RankEnv& env) {
+  WorldResult res = run_world(options(), [&](RankEnv& env) {
     const std::vector<int64_t> zeros(n, 0);
     env.comm().all_gather(at::empty({0}, at::kDouble), zeros,
                           [&](int64_t, const at::Tensor& piece) {
@@ -91,15 +104,15 @@ TEST_P(CommOnFibers, AllGatherOfEmptyPiecesEverywhere) {
 }
 
 TEST_P(CommOnFibers, BroadcastFromFirstAndLastRoot) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   for (int64_t root : {int64_t{0}, n - 1}) {
     for (uint64_t seed : kScheduleSeeds) {
       std::vector<at::Tensor> got(n);
-      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+      WorldResult res = run_world(options(seed), [&](RankEnv& env) {
         const int64_t r = env.rank();
         // Same element count, different shapes: broadcast agrees on elements only.
-        at::Tensor t = r == root ? random_tensor(env.data(), {2, 3}, at::kDouble)
-                                 : at::full({3, 2}, -1.0, at::kDouble);
+        at::Tensor t = r == root ? random_tensor(env.data(), {2, 3}, at::kDouble, env.device())
+                                 : at::full({3, 2}, -1.0, at::kDouble).to(env.device());
         env.comm().broadcast(t, root);
         got[r] = t.clone();
         t.fill_(-5.0);  // the root's later writes must not reach late readers
@@ -115,10 +128,10 @@ TEST_P(CommOnFibers, BroadcastFromFirstAndLastRoot) {
 }
 
 TEST_P(CommOnFibers, BroadcastBytesOfUnknownLength) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   const int64_t root = n / 2;
   std::vector<std::string> got(n);
-  WorldResult res = run_world(world_options(n, 3), [&](RankEnv& env) {
+  WorldResult res = run_world(options(3), [&](RankEnv& env) {
     std::string bytes = env.rank() == root ? std::string("payload\0of root ", 16) + "x" : "junk";
     env.comm().broadcast_bytes(bytes, root);
     got[env.rank()] = bytes;
@@ -128,20 +141,20 @@ TEST_P(CommOnFibers, BroadcastBytesOfUnknownLength) {
 }
 
 TEST_P(CommOnFibers, ScatterUnevenFromARoot) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   const std::vector<int64_t> counts = uneven_counts(n);
   for (int64_t root : {int64_t{0}, n - 1}) {
     for (uint64_t seed : kScheduleSeeds) {
       std::vector<at::Tensor> got(n);
-      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+      WorldResult res = run_world(options(seed), [&](RankEnv& env) {
         const int64_t r = env.rank();
         std::vector<at::Tensor> inputs;
         if (r == root) {
           for (int64_t i = 0; i < n; ++i) {
-            inputs.push_back(random_tensor(env.data(), {counts[i]}, at::kInt));
+            inputs.push_back(random_tensor(env.data(), {counts[i]}, at::kInt, env.device()));
           }
         }
-        at::Tensor out = at::full({counts[r]}, -1, at::kInt);
+        at::Tensor out = at::full({counts[r]}, -1, at::kInt).to(env.device());
         env.comm().scatter(out, inputs, counts, root);
         got[r] = out.clone();
         for (at::Tensor& t : inputs) t.fill_(-9);
@@ -157,13 +170,14 @@ TEST_P(CommOnFibers, ScatterUnevenFromARoot) {
 }
 
 TEST_P(CommOnFibers, AllReduceSumsInRankOrder) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   for (c10::ScalarType dtype : {at::kFloat, at::kDouble, at::kLong, at::kHalf, at::kBool}) {
     for (uint64_t seed : kScheduleSeeds) {
       std::vector<at::Tensor> got(n);
-      WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
-        at::Tensor t = random_tensor(env.data(), {7}, dtype);
+      WorldResult res = run_world(options(seed), [&](RankEnv& env) {
+        at::Tensor t = random_tensor(env.data(), {7}, dtype, env.device());
         env.comm().all_reduce_sum(t);
+        EXPECT_EQ(t.device(), env.device());
         got[env.rank()] = t;
       });
       ASSERT_TRUE(res.ok()) << res;
@@ -179,10 +193,10 @@ TEST_P(CommOnFibers, AllReduceSumsInRankOrder) {
 }
 
 TEST_P(CommOnFibers, BarrierWaitsForEveryone) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   int64_t arrived = 0;
   std::vector<int64_t> seen(n, -1);
-  WorldResult res = run_world(world_options(n, 5), [&](RankEnv& env) {
+  WorldResult res = run_world(options(5), [&](RankEnv& env) {
     ++arrived;
     env.comm().barrier();
     seen[env.rank()] = arrived;
@@ -224,7 +238,7 @@ std::string oracle_name(const std::vector<int64_t>& members, int64_t n) {
 }
 
 TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   const Shape shape = mesh_shape_for(n);
   const DeviceMesh mesh(c10::kCPU, shape);
   struct PerRank {
@@ -233,7 +247,7 @@ TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
   };
   for (uint64_t seed : kScheduleSeeds) {
     std::vector<PerRank> got(n);
-    WorldResult res = run_world(world_options(n, seed, kDataSeed), [&](RankEnv& env) {
+    WorldResult res = run_world(options(seed), [&](RankEnv& env) {
       const int64_t r = env.rank();
       // Rank r's values: 1000*r + 10*dim + k, never drawn (simple to rebuild).
       for (int64_t dim = 0; dim < 2; ++dim) {
@@ -245,22 +259,23 @@ TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
         const int64_t m = g->size();
         std::vector<int64_t> counts(m);
         for (int64_t k = 0; k < m; ++k) counts[k] = members[k] % 3;
-        at::Tensor mine = at::arange(counts[g->rank()], at::kDouble) + 1000.0 * r + 10.0 * dim;
+        const at::TensorOptions on_device = at::TensorOptions().dtype(at::kDouble).device(env.device());
+        at::Tensor mine = at::arange(counts[g->rank()], on_device) + 1000.0 * r + 10.0 * dim;
         std::vector<at::Tensor> pieces(m);
         g->all_gather(mine, counts, [&](int64_t src, const at::Tensor& p) { pieces[src] = p.clone(); });
         got[r].gathered.push_back(pieces);
-        at::Tensor red = at::full({2}, double(r + dim), at::kDouble);
+        at::Tensor red = at::full({2}, double(r + dim), on_device);
         g->all_reduce_sum(red);
         got[r].reduced.push_back(red);
-        at::Tensor b = g->rank() == m - 1 ? at::full({3}, double(r), at::kDouble)
-                                           : at::zeros({3}, at::kDouble);
+        at::Tensor b = g->rank() == m - 1 ? at::full({3}, double(r), on_device)
+                                           : at::zeros({3}, on_device);
         g->broadcast(b, m - 1);
         got[r].broadcast.push_back(b);
         std::vector<at::Tensor> ins;
         if (g->rank() == 0) {
-          for (int64_t k = 0; k < m; ++k) ins.push_back(at::full({counts[k]}, double(r * 100 + k), at::kDouble));
+          for (int64_t k = 0; k < m; ++k) ins.push_back(at::full({counts[k]}, double(r * 100 + k), on_device));
         }
-        at::Tensor out = at::empty({counts[g->rank()]}, at::kDouble);
+        at::Tensor out = at::empty({counts[g->rank()]}, on_device);
         g->scatter(out, ins, counts, 0);
         got[r].scattered.push_back(out);
         g->barrier();
@@ -289,12 +304,12 @@ TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
 }
 
 TEST_P(CommOnFibers, ExplicitSubgroupsOfEvenAndOddRanks) {
-  const int64_t n = GetParam();
+  const int64_t n = world();
   std::vector<int64_t> evens, odds;
   for (int64_t r = 0; r < n; ++r) (r % 2 ? odds : evens).push_back(r);
   std::vector<double> got(n, -1);
   std::vector<std::string> names(n);
-  WorldResult res = run_world(world_options(n, 13), [&](RankEnv& env) {
+  WorldResult res = run_world(options(13), [&](RankEnv& env) {
     const int64_t r = env.rank();
     std::shared_ptr<Comm> g = env.comm().subgroup(r % 2 ? odds : evens);
     EXPECT_EQ(env.comm().subgroup(r % 2 ? odds : evens).get(), g.get()) << "cached";
@@ -314,8 +329,8 @@ TEST_P(CommOnFibers, ExplicitSubgroupsOfEvenAndOddRanks) {
 }
 
 TEST_P(CommOnFibers, BadArgumentsFailTheRankAndNameIt) {
-  const int64_t n = GetParam();
-  WorldResult res = run_world(world_options(n), [&](RankEnv& env) {
+  const int64_t n = world();
+  WorldResult res = run_world(options(), [&](RankEnv& env) {
     if (env.rank() != n - 1) return;
     std::vector<int64_t> counts(n, 1);
     env.comm().all_gather(at::zeros({2}), counts, [](int64_t, const at::Tensor&) {});
@@ -330,10 +345,14 @@ TEST_P(CommOnFibers, BadArgumentsFailTheRankAndNameIt) {
       << error;
 }
 
-INSTANTIATE_TEST_SUITE_P(Worlds, CommOnFibers, ::testing::Values(1, 2, 3, 8, 64),
-                         [](const ::testing::TestParamInfo<int64_t>& info) {
-                           return "W" + std::to_string(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Worlds, CommOnFibers,
+    ::testing::Combine(::testing::Values(1, 2, 3, 8, 64),
+                       ::testing::Values(DeviceKind::kSimulated, DeviceKind::kCpu)),
+    [](const ::testing::TestParamInfo<std::tuple<int64_t, DeviceKind>>& info) {
+      return "W" + std::to_string(std::get<0>(info.param)) + "_" +
+             device_kind_word(std::get<1>(info.param));
+    });
 
 }  // namespace
 }  // namespace sim

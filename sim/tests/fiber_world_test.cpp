@@ -1,5 +1,6 @@
 // The fiber world itself: ranks and streams, virtual time, unwinding and
 // leaks, worlds one after the other and side by side, options.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "shardsim/core/error.h"
+#include "shardsim/sim/accelerator.h"
 #include "shardsim/sim/fiber_world.h"
 #include "world_test_util.h"
 
@@ -24,7 +26,9 @@ TEST(FiberWorld, RanksSeeTheirRankGroupAndStreams) {
   const int64_t n = 5;
   std::vector<int64_t> seen_rank(n, -1);
   std::vector<uint64_t> data_draw(n), shared_draw(n);
-  WorldResult res = run_world(world_options(n, 3, 77), [&](RankEnv& env) {
+  WorldOptions o = world_options(n, 3, 77);
+  o.ranks_per_host = 3;
+  WorldResult res = run_world(o, [&](RankEnv& env) {
     const int64_t r = env.rank();
     seen_rank[r] = r;
     EXPECT_EQ(env.world_size(), n);
@@ -33,7 +37,9 @@ TEST(FiberWorld, RanksSeeTheirRankGroupAndStreams) {
     EXPECT_EQ(env.comm().name(), "world");
     EXPECT_EQ(env.comm().backend(), "fiber");
     EXPECT_EQ(env.comm().members()[r], r);
-    EXPECT_EQ(env.device(), c10::Device(c10::kCPU));
+    // Local device indices: rank % ranks_per_host.
+    EXPECT_EQ(env.device(), simulated_device(r % 3));
+    EXPECT_EQ(env.comm().device(), env.device());
     data_draw[r] = env.data().next();
     shared_draw[r] = env.shared().next();
   });
@@ -53,6 +59,18 @@ TEST(FiberWorld, RanksSeeTheirRankGroupAndStreams) {
   EXPECT_EQ(res.values_digest.size(), 16u);
   EXPECT_GT(res.events, 0u);
   EXPECT_TRUE(res.diagnosis.empty());
+}
+
+TEST(FiberWorld, RanksCanLiveOnCpu) {
+  std::vector<c10::Device> devices;
+  WorldResult res = run_world(world_options(3, 1, 1, DeviceKind::kCpu), [&](RankEnv& env) {
+    devices.push_back(env.device());
+    std::shared_ptr<Comm> sub = env.comm().subgroup({env.rank()});
+    devices.push_back(sub->device());
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  ASSERT_EQ(devices.size(), 6u);
+  for (const c10::Device& d : devices) EXPECT_EQ(d, c10::Device(c10::kCPU));
 }
 
 TEST(FiberWorld, CarriesTheCallersAtenThreadState) {
@@ -138,9 +156,14 @@ at::Tensor counted_tensor(const std::shared_ptr<LiveCounter>& counter, int64_t n
 TEST(FiberWorld, StoppedRanksAreUnwoundWithoutLeaks) {
   auto counter = std::make_shared<LiveCounter>();
   const int64_t n = 8;
+  const int64_t device_bytes = simulated_bytes_in_use();
+  int64_t device_bytes_inside = 0;
   WorldResult res = run_world(world_options(n, 4), [&](RankEnv& env) {
     at::Tensor mine = counted_tensor(counter, 16, float(env.rank()));
     at::Tensor other = counted_tensor(counter, 4, 1.0f);
+    at::Tensor on_device = at::ones({1000}, at::TensorOptions().device(env.device()));
+    device_bytes_inside = std::max(device_bytes_inside, simulated_bytes_in_use() - device_bytes);
+    env.comm().all_reduce_sum(on_device);
     std::vector<int64_t> counts(n, 16);
     env.comm().all_gather(mine, counts, [](int64_t, const at::Tensor&) {});
     if (env.rank() == 3) return;  // leaves the others waiting in the broadcast
@@ -148,12 +171,14 @@ TEST(FiberWorld, StoppedRanksAreUnwoundWithoutLeaks) {
   });
   EXPECT_EQ(res.status, WorldResult::Status::kDeadlock) << res;
   EXPECT_EQ(counter->live.load(), 0);
+  EXPECT_GE(device_bytes_inside, 4000);
+  EXPECT_EQ(simulated_bytes_in_use(), device_bytes);
   for (int64_t r = 0; r < n; ++r) {
     if (r == 3) {
       EXPECT_EQ(res.ranks[r].status, RankReport::Status::kFinished) << res.ranks[r];
     } else {
       EXPECT_EQ(res.ranks[r].status, RankReport::Status::kBlocked) << res.ranks[r];
-      EXPECT_EQ(res.ranks[r].pending, "broadcast(group=world, seq=2, dtype=Float, root=0, sizes=[4])");
+      EXPECT_EQ(res.ranks[r].pending, "broadcast(group=world, seq=3, dtype=Float, root=0, sizes=[4])");
     }
   }
 }

@@ -25,12 +25,18 @@ inline bool bit_equal(const at::Tensor& a, const at::Tensor& b) {
 }
 
 inline WorldOptions world_options(int64_t world_size, uint64_t schedule_seed = 1,
-                                  uint64_t data_seed = 1) {
+                                  uint64_t data_seed = 1,
+                                  DeviceKind device_kind = DeviceKind::kSimulated) {
   WorldOptions o;
   o.world_size = world_size;
   o.schedule_seed = schedule_seed;
   o.data_seed = data_seed;
+  o.device_kind = device_kind;
   return o;
+}
+
+inline const char* device_kind_word(DeviceKind kind) {
+  return kind == DeviceKind::kCpu ? "cpu" : "sim";
 }
 
 // Peak resident set of this process in KiB (VmHWM), or -1.

@@ -41,8 +41,8 @@ class WorldCore;
 
 // Where a rank's tensors live (Comm::device() and RankEnv::device()).
 enum class DeviceKind {
-  kCpu,        // every rank on CPU
-  kSimulated,  // the simulated accelerator, index rank % ranks_per_host
+  kCpu,        // every rank on CPU (as on Gloo)
+  kSimulated,  // the simulated accelerator (accelerator.h), local index rank % ranks_per_host
 };
 
 // How fiber stacks are allocated.
@@ -62,7 +62,7 @@ struct WorldOptions {
   size_t stack_bytes = 64 * 1024;       // per fiber; >= 16 KiB (ATen needs ~10 KiB)
   StackKind stacks = StackKind::kAuto;  // see StackKind
   int64_t ranks_per_host = 8;           // simulated device index = rank % this; 1..128
-  DeviceKind device_kind = DeviceKind::kCpu;
+  DeviceKind device_kind = DeviceKind::kSimulated;  // see DeviceKind
   bool record_trace = false;            // keep readable event lines in WorldResult::trace
 };
 
