@@ -15,6 +15,14 @@ inline uint64_t mix(uint64_t h, uint64_t w) {
   h *= kMul;
   return h ^ (h >> 29);
 }
+
+// A length-prefixed list of integers, so that neighbouring lists cannot
+// trade elements and still digest alike.
+void update_ints(Digest& d, const std::vector<int64_t>& values) {
+  d.update_u64(values.size());
+  for (int64_t x : values) d.update_i64(x);
+}
+
 }  // namespace
 
 void Digest::update(const void* data, size_t size) {
@@ -46,11 +54,18 @@ void Digest::update_u64(uint64_t v) {
 }
 
 void Digest::update_tensor(const at::Tensor& t) {
+  if (!t.defined()) {
+    update(std::string("undefined"));
+    return;
+  }
   update(std::string(c10::toString(t.scalar_type())));
   update_u64(static_cast<uint64_t>(t.dim()));
   for (int64_t s : t.sizes()) update_i64(s);
-  if (t.numel() == 0) return;
-  at::Tensor c = t.device().is_cpu() ? t.contiguous() : t.to(c10::kCPU).contiguous();
+  // A tensor without storage (meta) digests as dtype and shape alone.
+  if (t.numel() == 0 || t.device().type() == c10::kMeta) return;
+  // The elements the tensor shows: conjugate and negative views are resolved,
+  // as value equality does, so equal values digest alike.
+  at::Tensor c = (t.device().is_cpu() ? t : t.to(c10::kCPU)).resolve_conj().resolve_neg().contiguous();
   update(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
 }
 
@@ -77,22 +92,27 @@ void Digest::update_value(const Value& v) {
     case Value::Kind::kDTensor: {
       // The mesh's device type is left out: it differs between backends.
       const DTensor& d = v.dtensor();
-      for (int64_t x : d.mesh().shape()) update_i64(x);
-      for (int64_t x : d.mesh().ranks()) update_i64(x);
+      update_ints(*this, d.mesh().shape());
+      update_ints(*this, d.mesh().ranks());
+      update_u64(d.placements().size());
       for (const Placement& p : d.placements()) update(p.word());
-      for (int64_t x : d.shape()) update_i64(x);
-      for (int64_t x : d.stride()) update_i64(x);
+      update_ints(*this, d.shape());
+      update_ints(*this, d.stride());
       update_tensor(d.local());
       break;
     }
     case Value::Kind::kShardedTensor: {
+      // Shard placements enter by rank only: their device differs between backends.
       const ShardedTensor& s = v.sharded_tensor();
-      for (int64_t x : s.size()) update_i64(x);
+      update_ints(*this, s.size());
+      update(std::string(c10::toString(s.dtype())));
+      update_u64(s.shards_metadata().size());
       for (const ShardMetadata& m : s.shards_metadata()) {
-        for (int64_t x : m.offsets) update_i64(x);
-        for (int64_t x : m.sizes) update_i64(x);
+        update_ints(*this, m.offsets);
+        update_ints(*this, m.sizes);
         update_i64(m.rank());
       }
+      update_u64(s.local_shards().size());
       for (const LocalShard& sh : s.local_shards()) update_tensor(sh.tensor);
       break;
     }

@@ -70,6 +70,8 @@ constexpr uint64_t kSharedStream = ~uint64_t{0};
 }  // namespace
 
 Random rank_stream(uint64_t data_seed, int64_t rank) {
+  // A negative rank would wrap onto the shared stream's number (-1 == ~0).
+  SHARDSIM_CHECK_ARG(rank >= 0, "rank_stream: rank must be non-negative, got ", rank);
   return Random(derive_seed(data_seed, static_cast<uint64_t>(rank)));
 }
 

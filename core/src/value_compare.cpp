@@ -132,7 +132,19 @@ c10::optional<std::string> diff(const Value& a, const Value& b, const std::strin
       const ShardedTensor& x = a.sharded_tensor();
       const ShardedTensor& y = b.sharded_tensor();
       if (x.size() != y.size()) return at_path(path, "global size " + both(shape_str(x.size()), shape_str(y.size())));
-      if (x.shards_metadata() != y.shards_metadata()) return at_path(path, "shards metadata differ");
+      if (x.dtype() != y.dtype()) {
+        return at_path(path, std::string("dtype ") + c10::toString(x.dtype()) + " vs " +
+                                 c10::toString(y.dtype()));
+      }
+      const std::vector<ShardMetadata>& mx = x.shards_metadata();
+      const std::vector<ShardMetadata>& my = y.shards_metadata();
+      if (mx.size() != my.size()) {
+        return at_path(path, "shard count " + std::to_string(mx.size()) + " vs " +
+                                 std::to_string(my.size()));
+      }
+      for (size_t i = 0; i < mx.size(); ++i) {
+        if (mx[i] != my[i]) return at_path(path, "shard " + std::to_string(i) + " " + both(mx[i], my[i]));
+      }
       if (x.local_shards().size() != y.local_shards().size()) {
         return at_path(path, "local shard count " + std::to_string(x.local_shards().size()) + " vs " +
                                  std::to_string(y.local_shards().size()));

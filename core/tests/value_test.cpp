@@ -227,6 +227,16 @@ TEST(Value, ShardedTensorEqualityAndPrinting) {
   changed[1][1] = 9.0f;
   const std::string d = diff(a, Value(small_sharded(changed)));
   EXPECT_TRUE(starts_with(d, "<root>: local shard 0 element 3")) << d;
+  // Metadata differences name the shard and both sides.
+  std::vector<ShardMetadata> swapped = {{{2, 0}, {2, 2}, "rank:0/cpu"}, {{0, 0}, {2, 2}, "rank:1/cpu"}};
+  const Value b(ShardedTensor({4, 2}, {LocalShard{rows, swapped[0]}}, swapped));
+  EXPECT_EQ(diff(a, b),
+            "<root>: shard 0 ShardMetadata(offsets=[0, 0], sizes=[2, 2], placement=rank:0/cpu) vs "
+            "ShardMetadata(offsets=[2, 0], sizes=[2, 2], placement=rank:0/cpu)");
+  // A rank without local shards still knows the tensor's dtype.
+  const Value none_f(ShardedTensor({4, 2}, {}, swapped, at::kFloat));
+  const Value none_d(ShardedTensor({4, 2}, {}, swapped, at::kDouble));
+  EXPECT_EQ(diff(none_f, none_d), "<root>: dtype Float vs Double");
   const std::string p = printed(a);
   EXPECT_TRUE(starts_with(p, "ShardedTensor(size=[4, 2], local_shards=[")) << p;
   EXPECT_TRUE(contains(p, "ShardMetadata(offsets=[0, 0], sizes=[2, 2], placement=rank:0/cpu)"))
