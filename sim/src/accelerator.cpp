@@ -22,6 +22,9 @@ const bool g_allocator_registered = [] {
   return true;
 }();
 
+// How many ops run their CPU kernel instead of a composite (defined at the end).
+int64_t host_kernel_count();
+
 }  // namespace
 
 void ensure_simulated_accelerator() {
@@ -34,6 +37,8 @@ void ensure_simulated_accelerator() {
                    "simulated accelerator: the PrivateUse1 allocator is not ours");
     SHARDSIM_CHECK(c10::impl::hasDeviceGuardImpl(c10::DeviceType::PrivateUse1),
                    "simulated accelerator: no device guard registered for PrivateUse1");
+    SHARDSIM_CHECK(host_kernel_count() > 0,
+                   "simulated accelerator: no op was routed to its CPU kernel");
     return true;
   }();
   (void)ready;
@@ -73,6 +78,8 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("set_.source_Tensor", TORCH_FN(set_tensor));
   m.impl("set_", TORCH_FN(set_empty));
   m.impl("index.Tensor", TORCH_FN(index_tensor));
+  m.impl("convolution_overrideable", TORCH_FN(convolution_overrideable));
+  m.impl("convolution_backward_overrideable", TORCH_FN(convolution_backward_overrideable));
 }
 
 // copy_ hands copies to or from an unknown device to _copy_from, which the
@@ -92,3 +99,14 @@ TORCH_LIBRARY_IMPL(aten, Negative, m) {
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&shardsim::sim::detail::simulated_fallback>());
 }
+
+namespace shardsim::sim {
+namespace {
+
+// After the registrations above (same translation unit: initialised in order).
+const int64_t g_host_kernel_count = detail::register_host_kernels();
+
+int64_t host_kernel_count() { return g_host_kernel_count; }
+
+}  // namespace
+}  // namespace shardsim::sim

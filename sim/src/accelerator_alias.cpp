@@ -41,9 +41,10 @@ void copy_view_metadata(const at::Tensor& from, c10::TensorImpl& to) {
 
 // A device tensor with `host`'s view metadata over `storage` (a device storage).
 at::Tensor device_tensor_over(c10::Storage storage, const at::Tensor& host) {
+  // Not the VIEW constructor: that one takes the key set as is, and a result
+  // without the autograd keys would silently drop out of autograd.
   auto impl = c10::make_intrusive<c10::TensorImpl>(
-      c10::TensorImpl::VIEW, std::move(storage),
-      c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), host.dtype());
+      std::move(storage), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), host.dtype());
   copy_view_metadata(host, *impl);
   return at::Tensor(std::move(impl));
 }

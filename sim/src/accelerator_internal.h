@@ -17,7 +17,9 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/SmallVector.h>
 
+#include <array>
 #include <cstdint>
+#include <tuple>
 
 namespace shardsim::sim::detail {
 
@@ -108,6 +110,13 @@ class DeviceArgs {
 // The boxed fallback: runs the CPU kernel on host aliases.
 void simulated_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack);
 
+// --- host kernels (accelerator_host_kernels.cpp) -------------------------------
+
+// Routes every aten op that has a CPU kernel and a composite one, and no
+// simulated-device kernel yet, to the fallback. Returns how many it routed.
+// REQUIRES: called once, after this module's own kernel registrations.
+int64_t register_host_kernels();
+
 // --- native kernels (accelerator_kernels.cpp) ----------------------------------
 
 at::Tensor empty_memory_format(c10::SymIntArrayRef size, c10::optional<at::ScalarType> dtype,
@@ -136,5 +145,17 @@ at::Tensor& set_tensor(at::Tensor& self, const at::Tensor& source);
 at::Tensor& set_empty(at::Tensor& self);
 at::Tensor index_tensor(const at::Tensor& self,
                         const c10::List<c10::optional<at::Tensor>>& indices);
+
+// --- convolution (accelerator_convolution.cpp) ---------------------------------
+
+at::Tensor convolution_overrideable(const at::Tensor& input, const at::Tensor& weight,
+                                    const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                    at::IntArrayRef padding, at::IntArrayRef dilation,
+                                    bool transposed, at::IntArrayRef output_padding,
+                                    int64_t groups);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward_overrideable(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, bool transposed,
+    at::IntArrayRef output_padding, int64_t groups, std::array<bool, 3> output_mask);
 
 }  // namespace shardsim::sim::detail

@@ -468,6 +468,50 @@ TEST_F(AcceleratorTest, RandomFillsRunOnTheDevice) {
   EXPECT_LE(u.max().item<float>(), 3.f);
 }
 
+// --- routing to CPU kernels, autograd -------------------------------------------
+
+TEST_F(AcceleratorTest, OpsWithCpuKernelsGiveTheCpuBitsNotTheComposite) {
+  // native_layer_norm has a CPU kernel and a composite that rounds differently.
+  const at::Tensor a = seeded_randn({8, 33}, 10);
+  const at::Tensor d = a.to(simulated_device(0));
+  expect_same_on_device(at::layer_norm(d, {33}), at::layer_norm(a, {33}), 0, "layer_norm");
+  expect_same_on_device(d.var(1), a.var(1), 0, "var");
+  expect_same_on_device(at::log_softmax(d, 1), at::log_softmax(a, 1), 0, "log_softmax");
+}
+
+TEST_F(AcceleratorTest, ConvolutionMatchesCpu) {
+  const at::Tensor x = seeded_randn({2, 3, 5, 6}, 11);
+  const at::Tensor w = seeded_randn({4, 3, 3, 3}, 12);
+  const at::Tensor b = seeded_randn({4}, 13);
+  const c10::Device dev = simulated_device(1);
+  expect_same_on_device(at::conv2d(x.to(dev), w.to(dev), b.to(dev), 1, 1),
+                        at::conv2d(x, w, b, 1, 1), 1, "conv2d");
+  expect_same_on_device(at::conv_transpose2d(x.to(dev), w.transpose(0, 1).to(dev)),
+                        at::conv_transpose2d(x, w.transpose(0, 1)), 1, "conv_transpose2d");
+  const at::Tensor wd = w.to(dev).requires_grad_();
+  const at::Tensor wc = w.clone().requires_grad_();
+  at::conv2d(x.to(dev), wd).pow(2).sum().backward();
+  at::conv2d(x, wc).pow(2).sum().backward();
+  expect_same_on_device(wd.grad(), wc.grad(), 1, "conv2d weight grad");
+}
+
+TEST_F(AcceleratorTest, AutogradFollowsDeviceTensors) {
+  const at::Tensor a = seeded_randn({3, 4}, 14);
+  const at::Tensor x = a.to(simulated_device(2)).requires_grad_();
+  const at::Tensor y = (x * x).sum(1).narrow(0, 1, 2).sum();
+  EXPECT_TRUE(y.requires_grad());
+  y.backward();
+  ASSERT_TRUE(x.grad().defined());
+  // d/dx of sum over rows 1..2 of x^2: 2x on those rows, 0 on row 0.
+  at::Tensor expected = a * 2;
+  expected[0].zero_();
+  expect_same_on_device(x.grad(), expected, 2, "grad");
+  {
+    c10::InferenceMode guard;
+    EXPECT_FALSE((x * 2).requires_grad());
+  }
+}
+
 // --- cost ------------------------------------------------------------------------
 
 // Prints the per-op cost of a small add on CPU and on a simulated device, for
@@ -503,6 +547,10 @@ TEST_F(AcceleratorTest, PerOpCostOfSmallAdd) {
     const std::chrono::duration<double, std::micro> took = std::chrono::steady_clock::now() - start;
     std::cout << "[ cost     ] 3x3x3 " << what << ": " << took.count() / kIters << " us/op\n";
   };
+  at::Tensor host_out = at::empty_like(a);
+  at::Tensor device_out = at::empty_like(da);
+  measure_copy([&] { return at::add_out(host_out, a, b); }, "add_out on cpu");
+  measure_copy([&] { return at::add_out(device_out, da, db); }, "add_out on privateuseone");
   measure_copy([&] { return a.to(simulated_device(0)); }, "cpu -> device copy");
   measure_copy([&] { return da.cpu(); }, "device -> cpu copy");
   measure_copy([&] { return da.narrow(0, 1, 1); }, "device narrow");
