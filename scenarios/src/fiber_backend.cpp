@@ -20,6 +20,9 @@ class FiberBackend : public Backend {
     options.schedule_seed = spec.effective_schedule_seed();
     options.data_seed = spec.seed;
     options.device_kind = sim::DeviceKind::kSimulated;
+    // ATen kernels can use well over 64 KiB of stack (Adam's sqrt needs more
+    // than 128 KiB); only touched pages of a fiber stack cost memory.
+    options.stack_bytes = 256 * 1024;
 
     ScenarioConfig config;
     config.data_seed = spec.seed;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include "shardsim/core/digest.h"
 #include "shardsim/core/host_memory.h"
@@ -51,6 +52,9 @@ RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host, const S
   } catch (const AssertionFailure& e) {
     assertion = true;
     message = e.what();
+  } catch (const c10::Error& e) {
+    // ATen's own errors: the message without the C++ backtrace.
+    message = std::string("rank ") + std::to_string(comm.rank()) + ": " + e.what_without_backtrace();
   } catch (const std::exception& e) {
     message = std::string("rank ") + std::to_string(comm.rank()) + ": " + e.what();
   }

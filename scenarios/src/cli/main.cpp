@@ -5,6 +5,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 
 #include "commands.h"
 #include "shardsim/core/error.h"
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
       return cmds[i].run(argc - 1, argv + 1);
     } catch (const shardsim::InvalidArgument& e) {
       return usage_error(program, e.what());
+    } catch (const c10::Error& e) {
+      std::cerr << program << ": error: " << e.what_without_backtrace() << "\n";
+      return 1;
     } catch (const std::exception& e) {
       std::cerr << program << ": error: " << e.what() << "\n";
       return 1;
