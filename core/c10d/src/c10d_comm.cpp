@@ -23,46 +23,107 @@ using WorkPtr = c10::intrusive_ptr<::c10d::Work>;
 // Gloo's own timeout (the same value) fires first and says more; this margin
 // only catches a backend that never returns.
 constexpr std::chrono::milliseconds kWaitMargin{1000};
+// How often a member waiting in a Gloo collective looks for a failure that
+// another member published.
+constexpr std::chrono::milliseconds kFailurePoll{100};
 
 // One user-level collective on a group: refuses to start on a broken or
 // finished group, counts the sequence, and runs its backend operations.
 class Collective {
  public:
   Collective(GroupState& group, const char* op)
-      : group_(group), op_(op), start_(std::chrono::steady_clock::now()) {
+      : group_(group),
+        op_(op),
+        sequence_(group.sequence + 1),
+        start_(std::chrono::steady_clock::now()) {
     if (group_.finished) {
       throw CommError(concat(describe(), ": the world has finished"));
     }
     if (!group_.failure.empty()) {
       throw CommError(concat(describe(), ": the group failed earlier: ", group_.failure));
     }
-    ++group_.sequence;
+    group_.sequence = sequence_;
   }
 
   // Issues one backend operation and waits for it (bounded by the timeout).
   void run(const std::function<WorkPtr()>& issue) {
+    std::string reported;  // a failure another member published
     try {
       WorkPtr work = issue();
-      work->wait(group_.session->options.timeout + kWaitMargin);
+      reported = wait(*work);
     } catch (const std::exception& e) {
-      std::string message = concat(describe(), " failed on world rank ", group_.session->info.rank,
-                                   " (group rank ", group_.rank, " of ", group_.members.size(),
-                                   ") after ", detail::seconds_since(start_),
-                                   " s: ", compat::error_text(e), ".");
-      message += detail::census(*group_.session, group_.prefix, group_.members, group_.rank);
-      group_.failure = message;
-      throw CommError(message);
+      fail(concat(describe(), " failed on ", where(), ": ", compat::error_text(e), "."), true);
+    }
+    if (!reported.empty()) {
+      fail(concat(describe(), " was abandoned on ", where(), " because ", reported), false);
     }
   }
 
  private:
+  // Waits for `work`. Gloo: in slices, between which it looks for a failure
+  // published by another member and returns its text. NCCL: in one piece
+  // (its blocking wait aborts the communicator when a wait times out).
+  std::string wait(::c10d::Work& work) {
+    const detail::Session& s = *group_.session;
+    const auto deadline = start_ + s.options.timeout + kWaitMargin;
+    if (s.kind != BackendKind::kGloo) {
+      work.wait(s.options.timeout + kWaitMargin);
+      return "";
+    }
+    const std::string key = detail::failure_key(group_.prefix);
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      try {
+        work.wait(std::max(std::chrono::milliseconds(1), std::min(left, kFailurePoll)));
+        return "";
+      } catch (const std::exception&) {
+        // Completed: a real failure. Not completed: the slice ended.
+        if (work.isCompleted()) throw;
+        if (left <= kFailurePoll) {
+          throw std::runtime_error(concat("no result within the timeout of ",
+                                          s.options.timeout.count(), " ms"));
+        }
+      }
+      if (s.store->check({key})) {
+        const std::vector<uint8_t> text = s.store->get(key);
+        return std::string(text.begin(), text.end());
+      }
+    }
+  }
+
+  std::string where() const {
+    return concat("world rank ", group_.session->info.rank, " (group rank ", group_.rank, " of ",
+                  group_.members.size(), ") after ", detail::seconds_since(start_), " s");
+  }
+
+  // Marks the group broken, publishes the failure (when this member saw it
+  // first), takes the census and throws.
+  [[noreturn]] void fail(std::string message, bool publish) {
+    detail::Session& s = *group_.session;
+    if (publish) {
+      try {
+        const std::string text = concat("world rank ", s.info.rank, " reported: ", message);
+        s.store->set(detail::failure_key(group_.prefix),
+                     std::vector<uint8_t>(text.begin(), text.end()));
+      } catch (const std::exception&) {
+        // The store is gone too; the census says so.
+      }
+    }
+    message += detail::census(s, group_.prefix, group_.members, group_.rank);
+    group_.failure = message;
+    throw CommError(message);
+  }
+
+ private:
   std::string describe() const {
-    return concat(group_.session->options.backend, " ", op_, " #", group_.sequence + 1,
+    return concat(group_.session->options.backend, " ", op_, " #", sequence_,
                   " on group ", group_.name);
   }
 
   GroupState& group_;
   const char* op_;
+  int64_t sequence_;  // this collective's number on its group, from 1
   std::chrono::steady_clock::time_point start_;
 };
 

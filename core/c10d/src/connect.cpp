@@ -1,13 +1,16 @@
 // Joining a world (TCPStore, join, world group), building groups, and the
 // census that names absent members after a failure.
 //
-// Store keys (all under "shardsim/"): join/<rank> and the counter joined;
-// group/<prefix>/... for each group's own process group; census/<prefix>/<rank>
-// and census/<prefix>/count after a failure of that group; finish/<rank> and
+// Store keys (all under "shardsim/"): join/<rank> and the counter joined,
+// join_failed and join_failed_seen when someone is missing;
+// group/<prefix>/... for each group's own process group; failed/<prefix>, set
+// by the first member to see that group fail, and census/<prefix>/<rank> and
+// census/<prefix>/count and census/<prefix>/done after it; finish/<rank> and
 // the counter finished when the world ends.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -56,6 +59,8 @@ BackendKind parse_backend(const std::string& backend) {
 
 }  // namespace
 
+std::string failure_key(const std::string& prefix) { return "shardsim/failed/" + prefix; }
+
 std::string store_address(const RendezvousInfo& info) {
   return ::shardsim::detail::concat(info.master_addr, ":", info.master_port);
 }
@@ -66,51 +71,122 @@ void announce_arrival(::c10d::Store& store, const std::string& key_prefix,
   store.add(counter, 1);
 }
 
-std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& key_prefix,
-                                     const std::string& counter, int64_t index, int64_t count,
-                                     std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  announce_arrival(store, key_prefix, counter, index);
+namespace {
+
+// Polls `counter` with a growing pause until it reaches `target`, `deadline`
+// passes or `stop` (if given) says so; returns its last value.
+int64_t wait_for_count(::c10d::Store& store, const std::string& counter, int64_t target,
+                       std::chrono::steady_clock::time_point deadline,
+                       const std::function<bool()>& stop) {
   auto pause = std::chrono::milliseconds(2);
-  int64_t arrived = store.add(counter, 0);
-  while (arrived < count && std::chrono::steady_clock::now() < deadline) {
+  int64_t value = store.add(counter, 0);
+  while (value < target && std::chrono::steady_clock::now() < deadline && !(stop && stop())) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(100));
-    arrived = store.add(counter, 0);
+    value = store.add(counter, 0);
   }
+  return value;
+}
+
+// The indices below `count` whose arrival key is not in the store.
+std::vector<int64_t> absent_members(::c10d::Store& store, const std::string& key_prefix,
+                                    int64_t count) {
   std::vector<int64_t> absent;
-  if (arrived >= count) return absent;
   for (int64_t i = 0; i < count; ++i) {
     if (!store.check({key_prefix + std::to_string(i)})) absent.push_back(i);
   }
   return absent;
 }
 
+}  // namespace
+
+std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& key_prefix,
+                                     const std::string& counter, int64_t index, int64_t count,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  announce_arrival(store, key_prefix, counter, index);
+  if (wait_for_count(store, counter, count, deadline, nullptr) >= count) return {};
+  return absent_members(store, key_prefix, count);
+}
+
 std::string census(Session& session, const std::string& prefix,
                    const std::vector<int64_t>& members, int64_t rank) {
   const RendezvousInfo& info = session.info;
-  const std::chrono::milliseconds timeout = session.options.timeout;
+  const std::chrono::milliseconds timeout =
+      std::min(session.options.census_timeout, session.options.timeout);
   try {
-    // A fresh connection: the group's own client may hold a late reply from a
-    // wait that Gloo abandoned.
-    compat::StorePtr store = compat::make_tcp_store(info.master_addr, info.master_port, false,
-                                                    info.world_size, timeout);
+    // The session's own connection. A fresh client would be safer against a
+    // late reply to a wait that Gloo abandoned, but in libtorch 1.13 a client
+    // whose server resets the connection (a dying rank 0 has not accepted it
+    // yet) terminates the process from its callback thread.
+    compat::StorePtr store = session.store;
     const std::string base = "shardsim/census/" + prefix + "/";
-    const std::vector<int64_t> absent = gather_arrivals(
-        *store, base, base + "count", rank, static_cast<int64_t>(members.size()), timeout);
+    const auto count = static_cast<int64_t>(members.size());
+    const std::vector<int64_t> absent =
+        gather_arrivals(*store, base, base + "count", rank, count, timeout);
+    // World rank 0's process serves the store: it stays until every member
+    // that answered has its result (each ends at most one census later).
+    store->add(base + "done", 1);
+    if (info.rank == 0) {
+      wait_for_count(*store, base + "done", count - static_cast<int64_t>(absent.size()),
+                     std::chrono::steady_clock::now() + timeout, nullptr);
+    }
     if (absent.empty()) return " Every member of the group answered the census afterwards.";
     std::vector<int64_t> absent_ranks;
     for (int64_t i : absent) absent_ranks.push_back(members[i]);
     return ::shardsim::detail::concat(" World ranks ", members_str(absent_ranks),
-                          " did not answer the census within ", seconds_str(timeout),
-                          " (dead or stuck).");
+                                      " did not answer the census within ", seconds_str(timeout),
+                                      " (dead or stuck).");
   } catch (const std::exception& e) {
-    return ::shardsim::detail::concat(" The rendezvous store at ", store_address(info),
-                          ", served by world rank 0, is unreachable, so world rank 0 is dead or "
-                          "stuck (",
-                          compat::error_text(e), ").");
+    return ::shardsim::detail::concat(
+        " The rendezvous store at ", store_address(info),
+        ", served by world rank 0, is unreachable, so world rank 0 is dead or stuck (",
+        compat::error_text(e), ").");
   }
 }
+
+namespace {
+
+// Every rank announces itself and waits for the others. When the timeout
+// passes, world rank 0 publishes who is missing, so every present rank fails
+// with the same list, and keeps the store up until they have read it.
+void join_world(Session& session) {
+  const RendezvousInfo& info = session.info;
+  ::c10d::Store& store = *session.store;
+  const std::chrono::milliseconds timeout = session.options.timeout;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string failed_key = "shardsim/join_failed";
+  announce_arrival(store, "shardsim/join/", "shardsim/joined", info.rank);
+  const auto published = [&] { return info.rank != 0 && store.check({failed_key}); };
+  if (wait_for_count(store, "shardsim/joined", info.world_size, start + timeout, published) >=
+      info.world_size) {
+    return;
+  }
+  std::string message;
+  if (store.check({failed_key})) {
+    const std::vector<uint8_t> text = store.get(failed_key);
+    message.assign(text.begin(), text.end());
+    store.add("shardsim/join_failed_seen", 1);
+  } else {
+    const std::vector<int64_t> absent =
+        absent_members(store, "shardsim/join/", info.world_size);
+    message = ::shardsim::detail::concat(
+        "c10d connect: world ranks ", members_str(absent), " of ", info.world_size,
+        " did not join the world at ", store_address(info), " within ", seconds_str(timeout));
+    if (info.rank == 0) {
+      store.set(failed_key, std::vector<uint8_t>(message.begin(), message.end()));
+      const int64_t present = info.world_size - static_cast<int64_t>(absent.size());
+      wait_for_count(store, "shardsim/join_failed_seen", present - 1,
+                     std::chrono::steady_clock::now() +
+                         std::min(session.options.census_timeout, timeout),
+                     nullptr);
+    }
+  }
+  throw CommError(::shardsim::detail::concat(message, " (seen from world rank ", info.rank,
+                                             " after ", seconds_since(start), " s)"));
+}
+
+}  // namespace
 
 std::shared_ptr<GroupState> build_group(const std::shared_ptr<Session>& session,
                                         const std::vector<int64_t>& members,
@@ -161,6 +237,9 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
   validate(info);
   SHARDSIM_CHECK_ARG(options.timeout.count() > 0, "c10d: the timeout must be positive, got ",
                      options.timeout.count(), " ms");
+  SHARDSIM_CHECK_ARG(options.census_timeout.count() >= 0,
+                     "c10d: the census timeout must not be negative, got ",
+                     options.census_timeout.count(), " ms");
   SHARDSIM_CHECK_ARG(options.gloo_threads >= 1, "c10d: gloo_threads must be at least 1, got ",
                      options.gloo_threads);
   auto session = std::make_shared<detail::Session>();
@@ -168,7 +247,6 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
   session->options = options;
   session->kind = detail::parse_backend(options.backend);
 
-  const auto start = std::chrono::steady_clock::now();
   const std::string addr = detail::store_address(info);
   try {
     session->store = compat::make_tcp_store(info.master_addr, info.master_port, info.rank == 0,
@@ -186,22 +264,15 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
                                    compat::error_text(e)));
   }
 
-  std::vector<int64_t> absent;
   try {
-    absent = detail::gather_arrivals(*session->store, "shardsim/join/", "shardsim/joined",
-                                     info.rank, info.world_size, options.timeout);
+    detail::join_world(*session);
+  } catch (const CommError&) {
+    throw;
   } catch (const std::exception& e) {
     throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
-                                   " lost the rendezvous store at ", addr,
-                                   " while joining (world rank 0 serves it): ",
-                                   compat::error_text(e)));
-  }
-  if (!absent.empty()) {
-    throw CommError(::shardsim::detail::concat("c10d connect: world ranks ", detail::members_str(absent),
-                                   " of ", info.world_size, " did not join the world at ", addr,
-                                   " within ", detail::seconds_str(options.timeout),
-                                   " (seen from world rank ", info.rank, ", after ",
-                                   detail::seconds_since(start), " s)"));
+                                               " lost the rendezvous store at ", addr,
+                                               " while joining (world rank 0 serves it): ",
+                                               compat::error_text(e)));
   }
 
   if (session->kind == BackendKind::kGloo) {

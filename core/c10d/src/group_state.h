@@ -51,7 +51,7 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 
 // After a failure on the group `prefix` (members in group-rank order, this
 // process at group rank `rank`): announces this member in the store and waits,
-// at most `timeout`, for the others to do the same. Returns a sentence for the
+// at most the census timeout, for the others to do the same. Returns a sentence for the
 // error message naming the world ranks that did not answer (dead or stuck),
 // or saying that the store itself is unreachable (its server, rank 0, is gone).
 std::string census(Session& session, const std::string& prefix,
@@ -70,6 +70,9 @@ std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& ke
 // Marks this member's arrival like gather_arrivals without waiting.
 void announce_arrival(::c10d::Store& store, const std::string& key_prefix,
                       const std::string& counter, int64_t index);
+
+// The store key where the first member to fail in group `prefix` says why.
+std::string failure_key(const std::string& prefix);
 
 // "127.0.0.1:29500"
 std::string store_address(const RendezvousInfo& info);

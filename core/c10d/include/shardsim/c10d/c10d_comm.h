@@ -10,10 +10,14 @@
 // - all_reduce_sum gathers every member's tensor and adds them in group-rank
 //   order, acc = x0; acc += x1; ...: bit-identical to the fiber backend,
 //   whatever the backend's own reduction order.
-// - Every blocking wait is bounded by ConnectOptions::timeout. A collective
-//   that fails (a dead or stuck peer) throws CommError naming the operation,
-//   group and rank; the survivors then take a census through the store to name
-//   the members that did not answer. A failed group refuses later collectives.
+// - Every blocking wait is bounded by ConnectOptions::timeout. A member whose
+//   collective fails (a peer's connection closed, or the timeout passed)
+//   publishes the failure in the store; members waiting in the same group see
+//   it within a tenth of a second (Gloo) and fail too, instead of waiting out
+//   the timeout. Every one of them then takes a census through the store and
+//   throws CommError naming the operation, the group, its own rank and the
+//   members that did not answer (dead or stuck). A failed group refuses later
+//   collectives.
 #pragma once
 
 #include <chrono>
@@ -33,6 +37,10 @@ struct ConnectOptions {
   // Bound on every blocking wait: store connect, joining the world, building
   // a group, each collective, and the census after a failure.
   std::chrono::milliseconds timeout = std::chrono::seconds(300);
+  // How long the members that saw a failure wait for each other in the census
+  // that names the absent ones (capped by `timeout`). A live member that stays
+  // away from its collectives longer than this is named as well.
+  std::chrono::milliseconds census_timeout = std::chrono::seconds(5);
   // Network interface Gloo binds to; empty: GLOO_SOCKET_IFNAME if set, else
   // 127.0.0.1 when master_addr is a loopback address, else the address of
   // this host's name (libtorch's default device).
