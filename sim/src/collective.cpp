@@ -44,30 +44,52 @@ uint64_t fingerprint_hash(const Fingerprint& fp) {
   return d.value();
 }
 
-int64_t Op::piece_owner(int64_t i) const {
+bool Op::piece_needed(int64_t i) const {
   switch (fp.kind) {
-    case CollectiveKind::kAllGather:
-    case CollectiveKind::kAllReduce: return i;
-    case CollectiveKind::kBroadcast:
-    case CollectiveKind::kScatter: return fp.root;
-    default: return -1;
+    case CollectiveKind::kBroadcast: return left_count < size;
+    case CollectiveKind::kScatter: return !left[i];
+    default: return false;
   }
 }
 
-bool Op::piece_needed(int64_t i) const {
-  switch (fp.kind) {
-    case CollectiveKind::kAllGather:
-    case CollectiveKind::kBroadcast: return left_count < size;
-    case CollectiveKind::kScatter: return !left[i];
-    default: return false;  // all_reduce reads the private sum
+namespace {
+
+// A tensor on `device` reading `t`'s memory, which it keeps alive.
+at::Tensor view_on_device(const at::Tensor& t, c10::Device device) {
+  if (t.numel() == 0) return at::empty(t.sizes(), t.options().device(device));
+  at::Tensor keep = t;
+  return at::for_blob(t.data_ptr(), t.sizes())
+      .strides(t.strides())
+      .deleter([keep](void*) {})
+      .options(t.options().device(device))
+      .target_device(device)
+      .make_tensor();
+}
+
+}  // namespace
+
+const at::Tensor& Op::gathered_on(int64_t src, c10::Device device) {
+  auto it = views.begin();
+  while (it != views.end() && it->first != device) ++it;
+  if (it == views.end()) {
+    // One list per device, made in one go: the views sit together in memory,
+    // which keeps reading thousands of small pieces cache-friendly.
+    const at::Tensor base =
+        gathered.device() == device ? gathered : view_on_device(gathered, device);
+    std::vector<at::Tensor> list(static_cast<size_t>(size));
+    for (int64_t i = 0; i < size; ++i) {
+      list[i] = base.narrow(0, offsets[i], fp.sizes[i]);
+    }
+    views.emplace_back(device, std::move(list));
+    it = views.end() - 1;
   }
+  return it->second[src];
 }
 
 namespace {
 
 size_t piece_count(CollectiveKind kind, int64_t n) {
   switch (kind) {
-    case CollectiveKind::kAllGather:
     case CollectiveKind::kScatter:
     case CollectiveKind::kAllReduce: return static_cast<size_t>(n);
     case CollectiveKind::kBroadcast: return 1;
@@ -161,14 +183,13 @@ CollectiveCall::~CollectiveCall() {
   }
   op.left[group_rank_] = 1;
   ++op.left_count;
-  for (size_t i = 0; i < op.pieces.size(); ++i) {
-    const int64_t piece = static_cast<int64_t>(i);
-    if (op.snapshot[i] || !op.pieces[i].defined() || op.piece_owner(piece) != group_rank_ ||
-        !op.piece_needed(piece)) {
-      continue;
+  // Only a root owns pieces (broadcast, scatter): O(pieces) once per op.
+  if (op.fp.root == group_rank_) {
+    for (size_t i = 0; i < op.pieces.size(); ++i) {
+      if (op.snapshot[i] || !op.pieces[i].defined() || !op.piece_needed(int64_t(i))) continue;
+      op.pieces[i] = op.pieces[i].clone();
+      op.snapshot[i] = 1;
     }
-    op.pieces[i] = op.pieces[i].clone();
-    op.snapshot[i] = 1;
   }
   core_.trace().record(EventKind::kLeave, world_rank_, group_.id, static_cast<uint64_t>(seq_));
   if (core_.trace().keeps_lines()) {

@@ -4,12 +4,19 @@
 // shared by every rank's Comm of that list; an *op* is one collective of a
 // group, identified by its sequence number. A member *joins* an op (its
 // fingerprint is checked against the op's, which is the first joiner's),
-// attaches its *pieces* (inputs others read), *waits* until every member has
-// joined (the last joiner completes the op and wakes the others), reads what
-// it needs when it resumes, and *leaves*. When a member leaves while others
-// still need a piece it owns, it replaces the piece by a private snapshot
-// first, so its caller may modify the tensor as soon as the call returns;
-// the op is freed when every member has left.
+// attaches its payload, *waits* until every member has joined (the last
+// joiner completes the op and wakes the others), reads what it needs when it
+// resumes, and *leaves*; the op is freed when every member has left.
+//
+// Inputs read as they were at the collective even if their owner modifies
+// them as soon as its call returns:
+// - all_gather copies each input into one op-owned buffer as it joins (one
+//   output's worth of memory; every receiver reads views of it);
+// - broadcast and scatter keep the root's tensors by reference and the root,
+//   when it leaves while members that read them have not, replaces them by a
+//   private *snapshot*;
+// - all_reduce sums once, while every member still waits, into a private
+//   result.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -52,17 +60,26 @@ struct Op {
   bool complete = false;
   std::vector<char> left;    // per group rank
   int64_t left_count = 0;
-  // Payload. all_gather: pieces[r] is member r's input (flattened); broadcast:
-  // pieces[0] is the root's tensor; scatter: pieces[r] is the root's input for
-  // r; all_reduce: pieces[r] is member r's tensor until `result` holds the sum.
+  // Payload. broadcast: pieces[0] is the root's tensor; scatter: pieces[r] is
+  // the root's input for r; all_reduce: pieces[r] is member r's tensor until
+  // `result` holds the sum.
   std::vector<at::Tensor> pieces;
   std::vector<char> snapshot;  // pieces[r] is a private copy
   at::Tensor result;
   std::string bytes;  // broadcast_bytes: the root's bytes
+  // all_gather: every member's elements, packed in group-rank order at
+  // `offsets`, on the first joiner's device; and per device, views of each
+  // member's part (made once per device, for every receiver on it).
+  at::Tensor gathered;
+  std::vector<int64_t> offsets;
+  std::vector<std::pair<c10::Device, std::vector<at::Tensor>>> views;
 
-  // The group rank whose data pieces[i] is (and who must snapshot it).
-  int64_t piece_owner(int64_t i) const;
-  // Whether a member that has not left yet still reads pieces[i].
+  // all_gather: member `src`'s elements as a 1-D tensor on `device` (a view
+  // of `gathered`; every fiber device is host memory, so no copy).
+  const at::Tensor& gathered_on(int64_t src, c10::Device device);
+
+  // broadcast, scatter: whether a member that has not left yet still reads
+  // pieces[i] (which the root owns).
   bool piece_needed(int64_t i) const;
 };
 

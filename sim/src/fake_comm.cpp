@@ -80,21 +80,23 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(kind, input.scalar_type(), -1, counts));
   Op& op = call.op();
-  at::Tensor flat = input.reshape({-1});
-  op.snapshot[group_rank_] = !flat.is_alias_of(input);
-  op.pieces[group_rank_] = std::move(flat);
-  call.wait();
-  // Pieces reach the sink on this member's input device (as a real backend
-  // receives into its own device); a piece from another device is copied.
-  const c10::Device device = input.device();
-  for (int64_t src = 0; src < size(); ++src) {
-    const at::Tensor& piece = op.pieces[src];
-    if (piece.device() == device) {
-      sink(src, piece);
-    } else {
-      sink(src, piece.to(device));
+  if (!op.gathered.defined()) {
+    op.offsets.resize(counts.size());
+    int64_t total = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      op.offsets[i] = total;
+      total += counts[i];
     }
+    op.gathered = at::empty({total}, input.options());
   }
+  if (input.numel() > 0) {
+    op.gathered.narrow(0, op.offsets[group_rank_], input.numel()).copy_(input.reshape({-1}));
+  }
+  call.wait();
+  // Pieces reach the sink on this member's input device, as a real backend
+  // receives into its own device.
+  const c10::Device device = input.device();
+  for (int64_t src = 0; src < size(); ++src) sink(src, op.gathered_on(src, device));
 }
 
 void FakeComm::broadcast(at::Tensor& tensor, int64_t root) {
