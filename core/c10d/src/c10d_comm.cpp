@@ -10,14 +10,15 @@
 
 #include <ATen/ATen.h>
 
+#include "arrivals.h"
 #include "group_state.h"
 #include "shardsim/core/error.h"
 
 namespace shardsim::c10d {
 namespace {
 
-using ::shardsim::detail::concat;
 using detail::GroupState;
+using ::shardsim::detail::concat;
 using WorkPtr = c10::intrusive_ptr<::c10d::Work>;
 
 // Gloo's own timeout (the same value) fires first and says more; this margin
@@ -81,8 +82,8 @@ class Collective {
         // Completed: a real failure. Not completed: the slice ended.
         if (work.isCompleted()) throw;
         if (left <= kFailurePoll) {
-          throw std::runtime_error(concat("no result within the timeout of ",
-                                          s.options.timeout.count(), " ms"));
+          throw std::runtime_error(
+              concat("no result within the timeout of ", s.options.timeout.count(), " ms"));
         }
       }
       if (s.store->check({key})) {
@@ -115,10 +116,9 @@ class Collective {
     throw CommError(message);
   }
 
- private:
   std::string describe() const {
-    return concat(group_.session->options.backend, " ", op_, " #", sequence_,
-                  " on group ", group_.name);
+    return concat(group_.session->options.backend, " ", op_, " #", sequence_, " on group ",
+                  group_.name);
   }
 
   GroupState& group_;
@@ -172,8 +172,8 @@ void gather_pieces(GroupState& g, const char* op, const at::Tensor& input,
   });
   for (size_t r = 0; r < counts.size(); ++r) {
     at::Tensor piece = from_wire(received[0][r], format, input.scalar_type(), counts[r]);
-    sink(static_cast<int64_t>(r), piece.device() == input.device() ? piece
-                                                                   : piece.to(input.device()));
+    sink(static_cast<int64_t>(r),
+         piece.device() == input.device() ? piece : piece.to(input.device()));
   }
 }
 
@@ -201,11 +201,10 @@ void C10dComm::broadcast(at::Tensor& tensor, int64_t root) {
   check_root(g, "broadcast", root);
   const detail::Session& s = *g.session;
   const WireFormat format = wire_format(s.kind, tensor.scalar_type());
-  at::Tensor wire = tensor.numel() > 0 ? to_wire(tensor, format, s.device)
-                                       : wire_buffer(format, 0, s.device);
+  at::Tensor wire =
+      tensor.numel() > 0 ? to_wire(tensor, format, s.device) : wire_buffer(format, 0, s.device);
   // A contiguous tensor on the collective's device travels in place.
-  const bool in_place =
-      tensor.numel() > 0 && tensor.is_contiguous() && tensor.device() == s.device;
+  const bool in_place = tensor.numel() > 0 && tensor.is_contiguous() && tensor.device() == s.device;
   Collective collective(g, "broadcast");
   collective.run([&] {
     std::vector<at::Tensor> tensors{wire};
@@ -214,7 +213,8 @@ void C10dComm::broadcast(at::Tensor& tensor, int64_t root) {
     return g.group->broadcast(tensors, opts);
   });
   if (g.rank != root && tensor.numel() > 0 && !in_place) {
-    tensor.copy_(from_wire(wire, format, tensor.scalar_type(), tensor.numel()).view(tensor.sizes()));
+    tensor.copy_(
+        from_wire(wire, format, tensor.scalar_type(), tensor.numel()).view(tensor.sizes()));
   }
 }
 
@@ -224,8 +224,8 @@ void C10dComm::broadcast_bytes(std::string& bytes, int64_t root) {
   const c10::Device device = g.session->device;
   const bool is_root = g.rank == root;
   const auto on_device = at::TensorOptions().device(device);
-  at::Tensor length = at::full({1}, is_root ? static_cast<int64_t>(bytes.size()) : 0,
-                               on_device.dtype(at::kLong));
+  at::Tensor length =
+      at::full({1}, is_root ? static_cast<int64_t>(bytes.size()) : 0, on_device.dtype(at::kLong));
   auto broadcast_one = [&](at::Tensor t) {
     std::vector<at::Tensor> tensors{std::move(t)};
     ::c10d::BroadcastOptions opts;
@@ -239,15 +239,14 @@ void C10dComm::broadcast_bytes(std::string& bytes, int64_t root) {
     bytes.clear();
     return;
   }
-  at::Tensor payload =
-      is_root ? at::from_blob(&bytes[0], {n}, at::kByte).to(device, /*non_blocking=*/false,
-                                                            /*copy=*/true)
-              : at::empty({n}, on_device.dtype(at::kByte));
+  at::Tensor payload = is_root ? at::from_blob(&bytes[0], {n}, at::kByte)
+                                     .to(device, /*non_blocking=*/false,
+                                         /*copy=*/true)
+                               : at::empty({n}, on_device.dtype(at::kByte));
   collective.run([&] { return broadcast_one(payload); });
   if (!is_root) {
     const at::Tensor host = payload.to(at::kCPU);
-    bytes.assign(reinterpret_cast<const char*>(host.data_ptr<uint8_t>()),
-                 static_cast<size_t>(n));
+    bytes.assign(reinterpret_cast<const char*>(host.data_ptr<uint8_t>()), static_cast<size_t>(n));
   }
 }
 
@@ -261,8 +260,8 @@ void C10dComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs
     SHARDSIM_CHECK(inputs.size() == counts.size(), "c10d scatter on group ", g.name, ": root has ",
                    inputs.size(), " inputs for a group of ", counts.size());
     for (size_t r = 0; r < inputs.size(); ++r) {
-      SHARDSIM_CHECK(inputs[r].numel() == counts[r], "c10d scatter on group ", g.name,
-                     ": input ", r, " has ", inputs[r].numel(), " elements but the agreed count is ",
+      SHARDSIM_CHECK(inputs[r].numel() == counts[r], "c10d scatter on group ", g.name, ": input ",
+                     r, " has ", inputs[r].numel(), " elements but the agreed count is ",
                      counts[r]);
       SHARDSIM_CHECK(inputs[r].scalar_type() == output.scalar_type(), "c10d scatter on group ",
                      g.name, ": input ", r, " is ", c10::toString(inputs[r].scalar_type()),
@@ -291,8 +290,8 @@ void C10dComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs
     return g.group->scatter(received, sent, opts);
   });
   if (output.numel() > 0) {
-    output.copy_(from_wire(received[0], format, output.scalar_type(), output.numel())
-                     .view(output.sizes()));
+    output.copy_(
+        from_wire(received[0], format, output.scalar_type(), output.numel()).view(output.sizes()));
   }
 }
 
@@ -301,14 +300,13 @@ void C10dComm::all_reduce_sum(at::Tensor& tensor) {
   // backend's reduction order (comm.h).
   const std::vector<int64_t> counts(members().size(), tensor.numel());
   at::Tensor sum;
-  gather_pieces(*state_, "all_reduce", tensor, counts,
-                [&](int64_t src, const at::Tensor& piece) {
-                  if (src == 0) {
-                    sum = piece.clone();
-                  } else {
-                    sum.add_(piece);
-                  }
-                });
+  gather_pieces(*state_, "all_reduce", tensor, counts, [&](int64_t src, const at::Tensor& piece) {
+    if (src == 0) {
+      sum = piece.clone();
+    } else {
+      sum.add_(piece);
+    }
+  });
   if (tensor.numel() > 0) tensor.copy_(sum.view(tensor.sizes()));
 }
 

@@ -87,8 +87,9 @@ GroupPtr make_nccl_group(const StorePtr& store, int64_t rank, int64_t size,
                                                        static_cast<int>(size), opts);
 #else
   (void)store, (void)rank, (void)size, (void)timeout;
-  throw Error("this build of shardsim has no NCCL backend (libtorch without CUDA, or "
-              "SHARDSIM_WITH_NCCL=OFF)");
+  throw Error(
+      "this build of shardsim has no NCCL backend (libtorch without CUDA, or "
+      "SHARDSIM_WITH_NCCL=OFF)");
 #endif
 }
 

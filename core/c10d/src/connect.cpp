@@ -1,5 +1,4 @@
-// Joining a world (TCPStore, join, world group), building groups, and the
-// census that names absent members after a failure.
+// Joining a world (TCPStore, join, world group) and building groups.
 //
 // Store keys (all under "shardsim/"): join/<rank> and the counter joined,
 // join_failed and join_failed_seen when someone is missing;
@@ -14,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "arrivals.h"
 #include "group_state.h"
 #include "shardsim/c10d/c10d_comm.h"
 #include "shardsim/core/error.h"
@@ -33,19 +33,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-namespace {
-
-std::vector<uint8_t> one() { return {'1'}; }
-
-
 std::string seconds_str(std::chrono::milliseconds ms) {
   std::ostringstream os;
   os << ms.count() / 1000.0 << " s";
   return os.str();
 }
 
-bool is_loopback
-(const std::string& addr) {
+namespace {
+
+bool is_loopback(const std::string& addr) {
   return addr == "localhost" || addr == "::1" || addr.rfind("127.", 0) == 0;
 }
 
@@ -59,90 +55,8 @@ BackendKind parse_backend(const std::string& backend) {
 
 }  // namespace
 
-std::string failure_key(const std::string& prefix) { return "shardsim/failed/" + prefix; }
-
 std::string store_address(const RendezvousInfo& info) {
   return ::shardsim::detail::concat(info.master_addr, ":", info.master_port);
-}
-
-void announce_arrival(::c10d::Store& store, const std::string& key_prefix,
-                      const std::string& counter, int64_t index) {
-  store.set(key_prefix + std::to_string(index), one());
-  store.add(counter, 1);
-}
-
-namespace {
-
-// Polls `counter` with a growing pause until it reaches `target`, `deadline`
-// passes or `stop` (if given) says so; returns its last value.
-int64_t wait_for_count(::c10d::Store& store, const std::string& counter, int64_t target,
-                       std::chrono::steady_clock::time_point deadline,
-                       const std::function<bool()>& stop) {
-  auto pause = std::chrono::milliseconds(2);
-  int64_t value = store.add(counter, 0);
-  while (value < target && std::chrono::steady_clock::now() < deadline && !(stop && stop())) {
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
-    value = store.add(counter, 0);
-  }
-  return value;
-}
-
-// The indices below `count` whose arrival key is not in the store.
-std::vector<int64_t> absent_members(::c10d::Store& store, const std::string& key_prefix,
-                                    int64_t count) {
-  std::vector<int64_t> absent;
-  for (int64_t i = 0; i < count; ++i) {
-    if (!store.check({key_prefix + std::to_string(i)})) absent.push_back(i);
-  }
-  return absent;
-}
-
-}  // namespace
-
-std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& key_prefix,
-                                     const std::string& counter, int64_t index, int64_t count,
-                                     std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  announce_arrival(store, key_prefix, counter, index);
-  if (wait_for_count(store, counter, count, deadline, nullptr) >= count) return {};
-  return absent_members(store, key_prefix, count);
-}
-
-std::string census(Session& session, const std::string& prefix,
-                   const std::vector<int64_t>& members, int64_t rank) {
-  const RendezvousInfo& info = session.info;
-  const std::chrono::milliseconds timeout =
-      std::min(session.options.census_timeout, session.options.timeout);
-  try {
-    // The session's own connection. A fresh client would be safer against a
-    // late reply to a wait that Gloo abandoned, but in libtorch 1.13 a client
-    // whose server resets the connection (a dying rank 0 has not accepted it
-    // yet) terminates the process from its callback thread.
-    compat::StorePtr store = session.store;
-    const std::string base = "shardsim/census/" + prefix + "/";
-    const auto count = static_cast<int64_t>(members.size());
-    const std::vector<int64_t> absent =
-        gather_arrivals(*store, base, base + "count", rank, count, timeout);
-    // World rank 0's process serves the store: it stays until every member
-    // that answered has its result (each ends at most one census later).
-    store->add(base + "done", 1);
-    if (info.rank == 0) {
-      wait_for_count(*store, base + "done", count - static_cast<int64_t>(absent.size()),
-                     std::chrono::steady_clock::now() + timeout, nullptr);
-    }
-    if (absent.empty()) return " Every member of the group answered the census afterwards.";
-    std::vector<int64_t> absent_ranks;
-    for (int64_t i : absent) absent_ranks.push_back(members[i]);
-    return ::shardsim::detail::concat(" World ranks ", members_str(absent_ranks),
-                                      " did not answer the census within ", seconds_str(timeout),
-                                      " (dead or stuck).");
-  } catch (const std::exception& e) {
-    return ::shardsim::detail::concat(
-        " The rendezvous store at ", store_address(info),
-        ", served by world rank 0, is unreachable, so world rank 0 is dead or stuck (",
-        compat::error_text(e), ").");
-  }
 }
 
 namespace {
@@ -168,18 +82,17 @@ void join_world(Session& session) {
     message.assign(text.begin(), text.end());
     store.add("shardsim/join_failed_seen", 1);
   } else {
-    const std::vector<int64_t> absent =
-        absent_members(store, "shardsim/join/", info.world_size);
-    message = ::shardsim::detail::concat(
-        "c10d connect: world ranks ", members_str(absent), " of ", info.world_size,
-        " did not join the world at ", store_address(info), " within ", seconds_str(timeout));
+    const std::vector<int64_t> absent = absent_members(store, "shardsim/join/", info.world_size);
+    message = ::shardsim::detail::concat("c10d connect: world ranks ", members_str(absent), " of ",
+                                         info.world_size, " did not join the world at ",
+                                         store_address(info), " within ", seconds_str(timeout));
     if (info.rank == 0) {
       store.set(failed_key, std::vector<uint8_t>(message.begin(), message.end()));
       const int64_t present = info.world_size - static_cast<int64_t>(absent.size());
-      wait_for_count(store, "shardsim/join_failed_seen", present - 1,
-                     std::chrono::steady_clock::now() +
-                         std::min(session.options.census_timeout, timeout),
-                     nullptr);
+      wait_for_count(
+          store, "shardsim/join_failed_seen", present - 1,
+          std::chrono::steady_clock::now() + std::min(session.options.census_timeout, timeout),
+          nullptr);
     }
   }
   throw CommError(::shardsim::detail::concat(message, " (seen from world rank ", info.rank,
@@ -196,28 +109,29 @@ std::shared_ptr<GroupState> build_group(const std::shared_ptr<Session>& session,
   state->members = members;
   state->name = name;
   const auto me = std::find(members.begin(), members.end(), session->info.rank);
-  SHARDSIM_CHECK(me != members.end(), "c10d: world rank ", session->info.rank,
-                 " builds group ", members_str(members), " it is not a member of");
+  SHARDSIM_CHECK(me != members.end(), "c10d: world rank ", session->info.rank, " builds group ",
+                 members_str(members), " it is not a member of");
   state->rank = me - members.begin();
   const int64_t nth = session->built[members]++;
-  state->prefix = ::shardsim::detail::concat(name == "world" ? name : members_str(members), "#", nth);
+  state->prefix =
+      ::shardsim::detail::concat(name == "world" ? name : members_str(members), "#", nth);
   const auto size = static_cast<int64_t>(members.size());
   const auto start = std::chrono::steady_clock::now();
   try {
     compat::StorePtr store =
         compat::make_prefix_store("shardsim/group/" + state->prefix + "/", session->store);
     if (session->kind == BackendKind::kGloo) {
-      state->group = compat::make_gloo_group(store, state->rank, size, session->gloo_device,
-                                             session->options.timeout,
-                                             session->options.gloo_threads);
+      state->group =
+          compat::make_gloo_group(store, state->rank, size, session->gloo_device,
+                                  session->options.timeout, session->options.gloo_threads);
     } else {
       state->group = compat::make_nccl_group(store, state->rank, size, session->options.timeout);
     }
   } catch (const std::exception& e) {
     std::string message = ::shardsim::detail::concat(
-        session->options.backend, ": building group ", name, " on world rank ",
-        session->info.rank, " (group rank ", state->rank, " of ", size, ") failed after ",
-        seconds_since(start), " s: ", compat::error_text(e), ".");
+        session->options.backend, ": building group ", name, " on world rank ", session->info.rank,
+        " (group rank ", state->rank, " of ", size, ") failed after ", seconds_since(start),
+        " s: ", compat::error_text(e), ".");
     message += census(*session, state->prefix, members, state->rank);
     throw CommError(message);
   }
@@ -257,11 +171,10 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
           "c10d connect: world rank 0 could not serve the rendezvous store on ", addr,
           " (is the port busy?): ", compat::error_text(e)));
     }
-    throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
-                                   " could not reach the rendezvous store at ", addr,
-                                   " within ", detail::seconds_str(options.timeout),
-                                   " (is world rank 0 running there?): ",
-                                   compat::error_text(e)));
+    throw CommError(::shardsim::detail::concat(
+        "c10d connect: world rank ", info.rank, " could not reach the rendezvous store at ", addr,
+        " within ", detail::seconds_str(options.timeout),
+        " (is world rank 0 running there?): ", compat::error_text(e)));
   }
 
   try {
@@ -269,10 +182,9 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
   } catch (const CommError&) {
     throw;
   } catch (const std::exception& e) {
-    throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
-                                               " lost the rendezvous store at ", addr,
-                                               " while joining (world rank 0 serves it): ",
-                                               compat::error_text(e)));
+    throw CommError(::shardsim::detail::concat(
+        "c10d connect: world rank ", info.rank, " lost the rendezvous store at ", addr,
+        " while joining (world rank 0 serves it): ", compat::error_text(e)));
   }
 
   if (session->kind == BackendKind::kGloo) {
@@ -284,13 +196,11 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
     }
     try {
       session->gloo_device = compat::make_gloo_device(
-          interface, interface.empty() && detail::is_loopback(info.master_addr) ? "127.0.0.1"
-                                                                                  : "");
+          interface, interface.empty() && detail::is_loopback(info.master_addr) ? "127.0.0.1" : "");
     } catch (const std::exception& e) {
-      throw CommError(::shardsim::detail::concat("c10d connect: world rank ", info.rank,
-                                     " could not open a Gloo transport",
-                                     interface.empty() ? "" : " on interface " + interface, ": ",
-                                     compat::error_text(e)));
+      throw CommError(::shardsim::detail::concat(
+          "c10d connect: world rank ", info.rank, " could not open a Gloo transport",
+          interface.empty() ? "" : " on interface " + interface, ": ", compat::error_text(e)));
     }
   } else {
     session->device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank));

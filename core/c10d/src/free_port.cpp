@@ -16,8 +16,8 @@ int pick_free_port(const std::string& address) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = 0;
-  SHARDSIM_CHECK_ARG(inet_pton(AF_INET, address.c_str(), &addr.sin_addr) == 1,
-                     "pick_free_port: '", address, "' is not an IPv4 address");
+  SHARDSIM_CHECK_ARG(inet_pton(AF_INET, address.c_str(), &addr.sin_addr) == 1, "pick_free_port: '",
+                     address, "' is not an IPv4 address");
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   SHARDSIM_CHECK_T(CommError, fd >= 0, "pick_free_port: socket() failed: ", std::strerror(errno));
   socklen_t len = sizeof(addr);

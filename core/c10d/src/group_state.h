@@ -49,27 +49,18 @@ std::string members_str(const std::vector<int64_t>& members);
 // Seconds since `start`, for messages.
 double seconds_since(std::chrono::steady_clock::time_point start);
 
+// "2.5 s"
+std::string seconds_str(std::chrono::milliseconds ms);
+
 // After a failure on the group `prefix` (members in group-rank order, this
 // process at group rank `rank`): announces this member in the store and waits,
-// at most the census timeout, for the others to do the same. Returns a sentence for the
-// error message naming the world ranks that did not answer (dead or stuck),
-// or saying that the store itself is unreachable (its server, rank 0, is gone).
-std::string census(Session& session, const std::string& prefix,
-                   const std::vector<int64_t>& members, int64_t rank);
-
-// Arrival count through `store`: this member (index `index` of `count`) sets
-// `key_prefix`<index> and adds 1 to `counter`, then waits, polling with a
-// growing pause, until the counter reaches `count` or `timeout` passes.
-// Returns the indices whose key is absent (empty when all arrived). Polls
-// instead of Store::wait: a timed-out wait leaves a late reply on the
-// connection. Throws what the store throws.
-std::vector<int64_t> gather_arrivals(::c10d::Store& store, const std::string& key_prefix,
-                                     const std::string& counter, int64_t index, int64_t count,
-                                     std::chrono::milliseconds timeout);
-
-// Marks this member's arrival like gather_arrivals without waiting.
-void announce_arrival(::c10d::Store& store, const std::string& key_prefix,
-                      const std::string& counter, int64_t index);
+// at most the census timeout, for the others to do the same. Returns a
+// sentence for the error message naming the world ranks that did not answer
+// (dead or stuck), or saying that the store itself is unreachable (its server,
+// world rank 0, is gone). World rank 0 returns only when every member that
+// answered has its result, so that its store outlives their census.
+std::string census(Session& session, const std::string& prefix, const std::vector<int64_t>& members,
+                   int64_t rank);
 
 // The store key where the first member to fail in group `prefix` says why.
 std::string failure_key(const std::string& prefix);

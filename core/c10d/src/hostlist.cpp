@@ -98,8 +98,7 @@ std::vector<std::string> expand_group(const Context& cx, const std::string& grou
 }
 
 // Every host of one name ("r[1-2]n[1-2]"), in order: the last group varies fastest.
-std::vector<std::string> expand_name(const Context& cx, const std::string& name,
-                                     bool first_only) {
+std::vector<std::string> expand_name(const Context& cx, const std::string& name, bool first_only) {
   std::vector<std::string> hosts{""};
   size_t pos = 0;
   while (pos < name.size()) {

@@ -97,19 +97,19 @@ TEST_P(GlooFault, SurvivorsFailInBoundedTime) {
 // Bounds: a closed connection is seen at once and published to the others, so
 // only the census (kCensusMs) stands between the death and the report; a
 // stalled peer costs the timeout first.
-INSTANTIATE_TEST_SUITE_P(
-    Faults, GlooFault,
-    ::testing::Values(
-        FaultCase{"PeerExitsBeforeCollective", 3, 2, "exit", "collective", "World ranks [2]",
-                  kTimeoutMs},
-        FaultCase{"PeerExitsInSubgroup", 4, 1, "exit", "subgroup", "World ranks [1]", kTimeoutMs},
-        FaultCase{"StoreServerExits", 3, 0, "exit", "collective", "world rank 0",
-                  kTimeoutMs + kCensusMs + 1500},
-        FaultCase{"PeerStalls", 3, 1, "stall", "collective", "World ranks [1]",
-                  kTimeoutMs + kCensusMs + 1500},
-        FaultCase{"PeerNeverConnects", 3, 1, "exit", "connect", "world ranks [1] of 3",
-                  kTimeoutMs + 1500}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Faults, GlooFault,
+                         ::testing::Values(FaultCase{"PeerExitsBeforeCollective", 3, 2, "exit",
+                                                     "collective", "World ranks [2]", kTimeoutMs},
+                                           FaultCase{"PeerExitsInSubgroup", 4, 1, "exit",
+                                                     "subgroup", "World ranks [1]", kTimeoutMs},
+                                           FaultCase{"StoreServerExits", 3, 0, "exit", "collective",
+                                                     "world rank 0", kTimeoutMs + kCensusMs + 1500},
+                                           FaultCase{"PeerStalls", 3, 1, "stall", "collective",
+                                                     "World ranks [1]",
+                                                     kTimeoutMs + kCensusMs + 1500},
+                                           FaultCase{"PeerNeverConnects", 3, 1, "exit", "connect",
+                                                     "world ranks [1] of 3", kTimeoutMs + 1500}),
+                         [](const auto& info) { return info.param.name; });
 
 // The process's own connect, in this test process: a world of 2 whose rank 0
 // cannot bind its port.

@@ -38,9 +38,8 @@ TEST(Hostlist, SeveralGroupsInOneName) {
 }
 
 TEST(Hostlist, MalformedListsNameTheText) {
-  for (const std::string bad :
-       {"", "node[1-2", "node1-2]", "node[]", "node[a-b]", "node[3-1]", "a,,b", ",a", "a,",
-        "n[[1]]", "n[1,,2]", "n[1-2-3]", "n[-1]"}) {
+  for (const std::string bad : {"", "node[1-2", "node1-2]", "node[]", "node[a-b]", "node[3-1]",
+                                "a,,b", ",a", "a,", "n[[1]]", "n[1,,2]", "n[1-2-3]", "n[-1]"}) {
     SCOPED_TRACE(bad);
     try {
       expand_hostlist(bad, "SLURM_JOB_NODELIST");

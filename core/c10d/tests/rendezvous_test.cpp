@@ -35,8 +35,11 @@ std::string error_of(const Env& env) {
   return "";
 }
 
-const Env kTorchrun = {{"RANK", "3"},       {"WORLD_SIZE", "8"},      {"LOCAL_RANK", "1"},
-                       {"MASTER_ADDR", "h0"}, {"MASTER_PORT", "29400"}};
+const Env kTorchrun = {{"RANK", "3"},
+                       {"WORLD_SIZE", "8"},
+                       {"LOCAL_RANK", "1"},
+                       {"MASTER_ADDR", "h0"},
+                       {"MASTER_PORT", "29400"}};
 
 const Env kSlurm = {{"SLURM_PROCID", "5"},
                     {"SLURM_NTASKS", "16"},
@@ -74,10 +77,10 @@ TEST(Rendezvous, TorchrunNamesTheMissingVariable) {
 
 TEST(Rendezvous, MalformedValuesAreNamed) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"RANK", "x"},          {"RANK", "1.5"},        {"WORLD_SIZE", "4 "},
-      {"LOCAL_RANK", "+1"},   {"MASTER_PORT", "http"}, {"MASTER_PORT", "70000"},
-      {"MASTER_PORT", "0"},   {"RANK", "8"},          {"RANK", "-1"},
-      {"WORLD_SIZE", "0"},    {"LOCAL_RANK", "9"},    {"RANK", "99999999999999999999"}};
+      {"RANK", "x"},        {"RANK", "1.5"},         {"WORLD_SIZE", "4 "},
+      {"LOCAL_RANK", "+1"}, {"MASTER_PORT", "http"}, {"MASTER_PORT", "70000"},
+      {"MASTER_PORT", "0"}, {"RANK", "8"},           {"RANK", "-1"},
+      {"WORLD_SIZE", "0"},  {"LOCAL_RANK", "9"},     {"RANK", "99999999999999999999"}};
   for (const auto& [name, value] : cases) {
     Env env = kTorchrun;
     env[name] = value;

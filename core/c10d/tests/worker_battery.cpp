@@ -59,8 +59,8 @@ void check_broadcast(Checks& c, Comm& g, at::ScalarType dtype, int64_t salt) {
   // A non-contiguous destination is written in place, through its view.
   const int64_t root = g.size() - 1;
   const at::Tensor expected = known_input(g.members()[root], dtype, 6, salt + 1).view({2, 3});
-  at::Tensor base = g.rank() == root ? expected.t().contiguous()
-                                     : at::zeros({3, 2}, expected.options());
+  at::Tensor base =
+      g.rank() == root ? expected.t().contiguous() : at::zeros({3, 2}, expected.options());
   at::Tensor view = base.t();
   g.broadcast(view, root);
   c.expect(bit_equal(base.t().contiguous(), expected), "broadcast on ", g.name(), " dtype ",
@@ -103,8 +103,8 @@ at::Tensor rank_order_sum(const Comm& g, at::ScalarType dtype, int64_t count, in
 void check_all_reduce(Checks& c, Comm& g, at::ScalarType dtype, int64_t salt) {
   at::Tensor t = known_input(me(g), dtype, 12, salt + 200).view({3, 4});
   g.all_reduce_sum(t);
-  c.expect(bit_equal(t, rank_order_sum(g, dtype, 12, salt + 200).view({3, 4})), "all_reduce_sum on ",
-           g.name(), " dtype ", dtype_name(dtype));
+  c.expect(bit_equal(t, rank_order_sum(g, dtype, 12, salt + 200).view({3, 4})),
+           "all_reduce_sum on ", g.name(), " dtype ", dtype_name(dtype));
   at::Tensor empty = at::empty({0}, at::TensorOptions().dtype(dtype));
   g.all_reduce_sum(empty);
   c.expect(empty.numel() == 0, "all_reduce_sum of an empty tensor");
@@ -143,7 +143,8 @@ void check_all_gather_cat(Checks& c, Comm& g) {
   std::vector<at::Tensor> expected_parts;
   for (int64_t r = 0; r < g.size(); ++r) {
     sizes.push_back(pattern[r % 4]);
-    expected_parts.push_back(known_input(g.members()[r], at::kFloat, 2 * sizes[r], 7).view({2, sizes[r]}));
+    expected_parts.push_back(
+        known_input(g.members()[r], at::kFloat, 2 * sizes[r], 7).view({2, sizes[r]}));
   }
   const at::Tensor local = expected_parts[g.rank()];
   const at::Tensor out = all_gather_cat(g, local, 1, sizes);

@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "world_launcher.h"
 #include "worker.h"
+#include "world_launcher.h"
 
 namespace shardsim::c10d::testing {
 

@@ -83,9 +83,9 @@ class ProcessGroupGuard {
 std::string describe(const WorkerOutcome& o) {
   std::ostringstream os;
   os << "rank " << o.rank << ": "
-     << (o.killed ? "killed by the launcher"
-         : o.exited           ? "exit " + std::to_string(o.code)
-                              : "signal " + std::to_string(o.code))
+     << (o.killed   ? "killed by the launcher"
+         : o.exited ? "exit " + std::to_string(o.code)
+                    : "signal " + std::to_string(o.code))
      << " after " << o.seconds << " s\n"
      << o.output;
   return os.str();
@@ -113,12 +113,10 @@ std::vector<WorkerOutcome> run_world(const WorldSpec& spec) {
     for (char** e = environ; *e != nullptr; ++e) {
       if (inherited(*e)) envs[r].emplace_back(*e);
     }
-    std::map<std::string, std::string> vars = {{"RANK", std::to_string(r)},
-                                               {"WORLD_SIZE", std::to_string(n)},
-                                               {"LOCAL_RANK", std::to_string(r)},
-                                               {"MASTER_ADDR", "127.0.0.1"},
-                                               {"MASTER_PORT", std::to_string(port)},
-                                               {kWorkerVariable, spec.program}};
+    std::map<std::string, std::string> vars = {
+        {"RANK", std::to_string(r)},           {"WORLD_SIZE", std::to_string(n)},
+        {"LOCAL_RANK", std::to_string(r)},     {"MASTER_ADDR", "127.0.0.1"},
+        {"MASTER_PORT", std::to_string(port)}, {kWorkerVariable, spec.program}};
     for (const auto& [k, v] : spec.env) vars[k] = v;
     for (const auto& [k, v] : vars) envs[r].push_back(k + "=" + v);
     logs[r] = dir + "/rank" + std::to_string(r) + ".log";
@@ -158,8 +156,8 @@ std::vector<WorkerOutcome> run_world(const WorldSpec& spec) {
   }
 
   const auto outlives = [&](size_t r) {
-    return std::find(spec.may_outlive.begin(), spec.may_outlive.end(),
-                     static_cast<int64_t>(r)) != spec.may_outlive.end();
+    return std::find(spec.may_outlive.begin(), spec.may_outlive.end(), static_cast<int64_t>(r)) !=
+           spec.may_outlive.end();
   };
   size_t needed = 0;  // ranks still running that are not in may_outlive
   for (size_t r = 0; r < n; ++r) needed += outlives(r) ? 0 : 1;

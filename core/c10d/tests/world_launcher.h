@@ -18,11 +18,11 @@ namespace shardsim::c10d::testing {
 constexpr const char* kWorkerVariable = "SHARDSIM_C10D_WORKER";
 
 struct WorldSpec {
-  std::string program;                     // the worker program
+  std::string program;  // the worker program
   int64_t world_size = 2;
   std::map<std::string, std::string> env;  // extra variables for every worker
   std::chrono::milliseconds deadline = std::chrono::seconds(60);  // then all are killed
-  int port = 0;                            // MASTER_PORT; 0: a free one
+  int port = 0;                                                   // MASTER_PORT; 0: a free one
   // Ranks that are killed as soon as every other rank has ended (a stalled
   // rank that a test expects to outlive the others).
   std::vector<int64_t> may_outlive;
@@ -30,11 +30,11 @@ struct WorldSpec {
 
 struct WorkerOutcome {
   int64_t rank = 0;
-  bool exited = false;     // ended by exit(); else by a signal
-  int code = -1;           // exit status, or the signal number
-  bool killed = false;     // killed by the launcher: at the deadline, or as may_outlive
-  double seconds = 0;      // from the start of the world to the end of this worker
-  std::string output;      // stdout and stderr
+  bool exited = false;  // ended by exit(); else by a signal
+  int code = -1;        // exit status, or the signal number
+  bool killed = false;  // killed by the launcher: at the deadline, or as may_outlive
+  double seconds = 0;   // from the start of the world to the end of this worker
+  std::string output;   // stdout and stderr
 
   bool ok() const { return exited && code == 0; }
 };
