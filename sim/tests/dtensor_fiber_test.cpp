@@ -3,7 +3,9 @@
 // shards. Oracles: the full tensor from the shared data stream, each local
 // tensor against plain ATen narrow at compute_local_shape_and_global_offset,
 // and for Partial the rank-order sum of the locals.
+#include <algorithm>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -75,6 +77,8 @@ struct Case {
   Placements placements;
   Shape shape;
   c10::ScalarType dtype;
+  std::vector<int64_t> mesh_ranks = {};  // default 0..n-1
+  int64_t world = 0;                     // default the mesh's size
   std::string str() const {
     std::ostringstream os;
     os << "mesh " << shape_str(mesh) << " " << placements_str(placements) << " shape "
@@ -88,14 +92,24 @@ void check_round_trip(const Case& c, uint64_t schedule_seed,
                       DeviceKind device_kind = DeviceKind::kSimulated) {
   SCOPED_TRACE(c.str());
   const int64_t n = product(c.mesh);
-  const DeviceMesh mesh(c10::kCPU, c.mesh);
+  std::vector<int64_t> mesh_ranks = c.mesh_ranks;
+  if (mesh_ranks.empty()) {
+    mesh_ranks.resize(n);
+    std::iota(mesh_ranks.begin(), mesh_ranks.end(), 0);
+  }
+  const int64_t world = c.world > 0 ? c.world : n;
+  const DeviceMesh mesh(c10::kCPU, c.mesh, mesh_ranks);
+  // Indexed by position in the mesh (its row-major coordinate order).
   std::vector<at::Tensor> locals(n), fulls(n), replicated(n);
-  WorldResult res = run_world(world_options(n, schedule_seed, kDataSeed, device_kind), [&](RankEnv& env) {
+  WorldResult res = run_world(world_options(world, schedule_seed, kDataSeed, device_kind), [&](RankEnv& env) {
+    const auto pos = std::find(mesh_ranks.begin(), mesh_ranks.end(), env.rank());
+    if (pos == mesh_ranks.end()) return;  // not in the mesh
+    const size_t me = pos - mesh_ranks.begin();
     const at::Tensor full = random_tensor(env.shared(), c.shape, c.dtype);
     const DTensor dt = distribute_tensor(env.comm(), full, mesh, c.placements);
-    locals[env.rank()] = dt.local();
-    fulls[env.rank()] = full_tensor(env.comm(), dt);
-    replicated[env.rank()] = redistribute_to_replicate(env.comm(), dt).local();
+    locals[me] = dt.local();
+    fulls[me] = full_tensor(env.comm(), dt);
+    replicated[me] = redistribute_to_replicate(env.comm(), dt).local();
   });
   ASSERT_TRUE(res.ok()) << res;
   Random shared = shared_stream(kDataSeed);
@@ -115,8 +129,9 @@ void check_round_trip(const Case& c, uint64_t schedule_seed,
       key[i] = 0;
     }
     EXPECT_EQ(locals[r].sizes().vec(), layout.shape) << "rank " << r;
-    EXPECT_EQ(locals[r].device(), device_kind == DeviceKind::kCpu ? c10::Device(c10::kCPU)
-                                                                  : simulated_device(r % 8));
+    EXPECT_EQ(locals[r].device(), device_kind == DeviceKind::kCpu
+                                      ? c10::Device(c10::kCPU)
+                                      : simulated_device(mesh_ranks[r] % 8));
     EXPECT_EQ(fulls[r].device(), locals[r].device());
     const at::Tensor local = locals[r].to(c10::kCPU);
     if (source) {
@@ -176,6 +191,13 @@ TEST(DTensorOnFibers, OnCpuDevices) {
 TEST(DTensorOnFibers, OtherDtypes) {
   for (c10::ScalarType dtype : {at::kDouble, at::kLong, at::kHalf, at::kBool, at::kComplexFloat}) {
     run_all({{2, 3}}, {{5, 7}}, dtype);
+  }
+}
+
+TEST(DTensorOnFibers, AMeshOverSomeRanksInAnyOrder) {
+  // World ranks {5, 1, 4, 2} of 6 form a 2x2 mesh; 0 and 3 stay out.
+  for (const Placements& p : all_placements(2, 2)) {
+    check_round_trip({{2, 2}, p, {5, 3}, at::kFloat, {5, 1, 4, 2}, 6}, 11);
   }
 }
 

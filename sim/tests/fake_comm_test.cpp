@@ -1,6 +1,7 @@
 // Every Comm collective on fibers, world and sub-groups, at several world
 // sizes and schedules. Oracles: each rank's input rebuilt from the data seed
 // and the rank's number, combined with plain ATen.
+#include <algorithm>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "shardsim/core/comm.h"
 #include "shardsim/core/mesh.h"
 #include "shardsim/core/random.h"
+#include "shardsim/sim/accelerator.h"
 #include "shardsim/sim/fiber_world.h"
 #include "world_test_util.h"
 
@@ -343,6 +345,63 @@ TEST_P(CommOnFibers, BadArgumentsFailTheRankAndNameIt) {
   EXPECT_NE(error.find("input has 2 elements but counts[" + std::to_string(n - 1) + "] = 1"),
             std::string::npos)
       << error;
+}
+
+TEST(CommMemory, AllGatherOutputsAreMaterialisedOneRankAtATime) {
+  // Each rank's output exists only while that rank runs its sinks; the
+  // backend itself holds one output's worth (the packed inputs).
+  const int64_t n = 8, elems = 1000;
+  const int64_t piece_bytes = elems * 4, output_bytes = n * piece_bytes;
+  const int64_t baseline = simulated_bytes_in_use();
+  int64_t arrived = 0, peak = 0;
+  WorldResult res = run_world(world_options(n, 21), [&](RankEnv& env) {
+    const at::TensorOptions opts = at::TensorOptions().device(env.device());
+    const at::Tensor mine = at::full({elems}, float(env.rank()), opts);
+    ++arrived;
+    at::Tensor out;
+    env.comm().all_gather(mine, std::vector<int64_t>(n, elems), [&](int64_t src, const at::Tensor& p) {
+      EXPECT_EQ(arrived, n) << "sinks run after every member has arrived";
+      if (!out.defined()) out = at::empty({n * elems}, opts);
+      out.narrow(0, src * elems, elems).copy_(p);
+      peak = std::max(peak, simulated_bytes_in_use() - baseline);
+    });
+    EXPECT_TRUE(at::equal(out.view({n, elems}).select(1, 0).to(c10::kCPU), at::arange(n, at::kFloat)));
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  // Inputs + the backend's packed copy + one output; every output at once
+  // would be n * output_bytes.
+  EXPECT_LE(peak, n * piece_bytes + output_bytes + output_bytes + 64 * 1024) << "peak " << peak;
+  EXPECT_LT(peak, n * output_bytes / 2);
+  EXPECT_EQ(simulated_bytes_in_use(), baseline);
+}
+
+TEST(CommOnMeshes, AMeshOverSomeRanksInAnyOrder) {
+  // A 2x2 mesh over world ranks {5, 1, 4, 2} of a 6-rank world; ranks 0 and 3
+  // take no part. The source of distribute-like data is the mesh's first rank.
+  const DeviceMesh mesh(c10::kCPU, {2, 2}, {5, 1, 4, 2});
+  std::vector<std::vector<int64_t>> members(6);
+  std::vector<std::string> names(6);
+  std::vector<double> sums(6, -1);
+  WorldResult res = run_world(world_options(6, 4), [&](RankEnv& env) {
+    const int64_t r = env.rank();
+    if (r == 0 || r == 3) return;
+    std::shared_ptr<Comm> row = env.comm().mesh_group(mesh, 1);
+    members[r] = row->members();
+    names[r] = row->name();
+    at::Tensor t = at::full({1}, double(r), at::TensorOptions().dtype(at::kDouble).device(env.device()));
+    env.comm().mesh_group(mesh, 0)->all_reduce_sum(t);
+    sums[r] = t.item<double>();
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  EXPECT_EQ(members[5], std::vector<int64_t>({5, 1}));
+  EXPECT_EQ(members[1], std::vector<int64_t>({5, 1}));
+  EXPECT_EQ(members[4], std::vector<int64_t>({4, 2}));
+  EXPECT_EQ(names[2], "[4,2]");
+  // Columns: {5, 4} and {1, 2}.
+  EXPECT_EQ(sums[5], 9.0);
+  EXPECT_EQ(sums[4], 9.0);
+  EXPECT_EQ(sums[1], 3.0);
+  EXPECT_EQ(sums[2], 3.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
