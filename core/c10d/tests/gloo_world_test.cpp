@@ -37,7 +37,7 @@ TEST_P(GlooBattery, EveryCollectiveEveryDtypeBitExact) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Worlds, GlooBattery, ::testing::Values(2, 3, 4),
+INSTANTIATE_TEST_SUITE_P(Worlds, GlooBattery, ::testing::Values(1, 2, 3, 4),
                          [](const auto& info) { return "world" + std::to_string(info.param); });
 
 struct FaultCase {

@@ -277,6 +277,13 @@ int run_battery() {
   if (comm->size() == 4) check_mesh_groups(c, *comm);
   comm->barrier();
   comm->finish();
+  bool refused = false;
+  try {
+    comm->barrier();
+  } catch (const CommError& e) {
+    refused = std::string(e.what()).find("finished") != std::string::npos;
+  }
+  c.expect(refused, "a collective after finish() was not refused");
   std::cerr << "rank " << comm->rank() << ": " << c.count() << " checks, " << c.failed()
             << " failed" << std::endl;
   return c.failed() == 0 ? kWorkerOk : kWorkerCheckFailed;
