@@ -46,9 +46,12 @@ uint64_t fingerprint_hash(const Fingerprint& fp) {
 
 bool Op::piece_needed(int64_t i) const {
   switch (fp.kind) {
-    case CollectiveKind::kBroadcast: return left_count < size;
-    case CollectiveKind::kScatter: return !left[i];
-    default: return false;
+    case CollectiveKind::kBroadcast:
+      return left_count < size;
+    case CollectiveKind::kScatter:
+      return !left[i];
+    default:
+      return false;
   }
 }
 
@@ -91,9 +94,12 @@ namespace {
 size_t piece_count(CollectiveKind kind, int64_t n) {
   switch (kind) {
     case CollectiveKind::kScatter:
-    case CollectiveKind::kAllReduce: return static_cast<size_t>(n);
-    case CollectiveKind::kBroadcast: return 1;
-    default: return 0;
+    case CollectiveKind::kAllReduce:
+      return static_cast<size_t>(n);
+    case CollectiveKind::kBroadcast:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -105,10 +111,7 @@ std::string time_prefix(const WorldCore& core) {
 
 CollectiveCall::CollectiveCall(WorldCore& core, GroupState& group, int64_t group_rank,
                                Fingerprint fp)
-    : core_(core),
-      group_(group),
-      group_rank_(group_rank),
-      world_rank_(group.members[group_rank]) {
+    : core_(core), group_(group), group_rank_(group_rank), world_rank_(group.members[group_rank]) {
   core_.check_may_suspend(world_rank_, collective_kind_name(fp.kind));
   core_.check_running();
   const int64_t n = static_cast<int64_t>(group_.members.size());
@@ -141,8 +144,8 @@ CollectiveCall::CollectiveCall(WorldCore& core, GroupState& group, int64_t group
   core_.trace().record(EventKind::kArrive, world_rank_, group_.id, static_cast<uint64_t>(seq_),
                        op_->fp_hash);
   if (core_.trace().keeps_lines()) {
-    core_.trace().add_line(time_prefix(core_) + "rank " + std::to_string(world_rank_) +
-                           " arrive " + op_->fp.str());
+    core_.trace().add_line(time_prefix(core_) + "rank " + std::to_string(world_rank_) + " arrive " +
+                           op_->fp.str());
   }
   op_->joined[group_rank_] = 1;
   ++op_->joined_count;
@@ -193,9 +196,9 @@ CollectiveCall::~CollectiveCall() {
   }
   core_.trace().record(EventKind::kLeave, world_rank_, group_.id, static_cast<uint64_t>(seq_));
   if (core_.trace().keeps_lines()) {
-    core_.trace().add_line(time_prefix(core_) + "rank " + std::to_string(world_rank_) +
-                           " leave " + collective_kind_name(op.fp.kind) + "(group=" +
-                           group_.name + ", seq=" + std::to_string(seq_) + ")");
+    core_.trace().add_line(time_prefix(core_) + "rank " + std::to_string(world_rank_) + " leave " +
+                           collective_kind_name(op.fp.kind) + "(group=" + group_.name +
+                           ", seq=" + std::to_string(seq_) + ")");
   }
   if (op.left_count == op.size) group_.ops.erase(seq_);
 }

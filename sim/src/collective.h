@@ -58,7 +58,7 @@ struct Op {
   std::vector<char> joined;  // per group rank
   int64_t joined_count = 0;
   bool complete = false;
-  std::vector<char> left;    // per group rank
+  std::vector<char> left;  // per group rank
   int64_t left_count = 0;
   // Payload. broadcast: pieces[0] is the root's tensor; scatter: pieces[r] is
   // the root's input for r; all_reduce: pieces[r] is member r's tensor until

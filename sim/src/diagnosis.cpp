@@ -48,9 +48,12 @@ std::string op_progress(const Op& op) {
 std::string rank_line(const RankState& st, std::map<const Op*, std::string>& progress) {
   if (st.done) {
     switch (st.report.status) {
-      case RankReport::Status::kFinished: return "finished";
-      case RankReport::Status::kError: return "failed: " + st.report.error;
-      default: return "stopped";
+      case RankReport::Status::kFinished:
+        return "finished";
+      case RankReport::Status::kError:
+        return "failed: " + st.report.error;
+      default:
+        return "stopped";
     }
   }
   if (!st.disagreeing.empty()) return "calls " + st.disagreeing + ", which disagrees";
@@ -81,7 +84,8 @@ std::string describe_ranks(const WorldCore& core) {
     it->second.push_back(r);
   }
   std::ostringstream os;
-  for (const std::string& line : lines) os << "  " << ranks_str(ranks_of[line]) << ": " << line << "\n";
+  for (const std::string& line : lines)
+    os << "  " << ranks_str(ranks_of[line]) << ": " << line << "\n";
   return os.str();
 }
 

@@ -42,8 +42,8 @@ const std::string& FakeComm::name() const { return group_.name; }
 int64_t FakeComm::world_rank() const { return group_.members[group_rank_]; }
 
 std::string FakeComm::where(CollectiveKind kind) const {
-  return "rank " + std::to_string(world_rank()) + ": " + collective_kind_name(kind) +
-         " on group " + group_.name + ": ";
+  return "rank " + std::to_string(world_rank()) + ": " + collective_kind_name(kind) + " on group " +
+         group_.name + ": ";
 }
 
 Fingerprint FakeComm::fingerprint(CollectiveKind kind, c10::optional<c10::ScalarType> dtype,
@@ -74,9 +74,8 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
                           const PieceSink& sink) {
   const CollectiveKind kind = CollectiveKind::kAllGather;
   check_counts(kind, counts);
-  SHARDSIM_CHECK_ARG(input.numel() == counts[group_rank_], where(kind), "input has ",
-                     input.numel(), " elements but counts[", group_rank_, "] = ",
-                     counts[group_rank_]);
+  SHARDSIM_CHECK_ARG(input.numel() == counts[group_rank_], where(kind), "input has ", input.numel(),
+                     " elements but counts[", group_rank_, "] = ", counts[group_rank_]);
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(kind, input.scalar_type(), -1, counts));
   Op& op = call.op();
@@ -126,16 +125,16 @@ void FakeComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs
   check_root(kind, root);
   check_counts(kind, counts);
   SHARDSIM_CHECK_ARG(output.numel() == counts[group_rank_], where(kind), "output has ",
-                     output.numel(), " elements but counts[", group_rank_, "] = ",
-                     counts[group_rank_]);
+                     output.numel(), " elements but counts[", group_rank_,
+                     "] = ", counts[group_rank_]);
   if (group_rank_ == root) {
     SHARDSIM_CHECK_ARG(static_cast<int64_t>(inputs.size()) == size(), where(kind), "the root gave ",
                        inputs.size(), " inputs for a group of ", size());
     for (size_t i = 0; i < inputs.size(); ++i) {
       SHARDSIM_CHECK_ARG(inputs[i].numel() == counts[i], where(kind), "inputs[", i, "] has ",
                          inputs[i].numel(), " elements but counts[", i, "] = ", counts[i]);
-      SHARDSIM_CHECK_ARG(inputs[i].scalar_type() == output.scalar_type(), where(kind), "inputs[",
-                         i, "] is ", c10::toString(inputs[i].scalar_type()), " but the output is ",
+      SHARDSIM_CHECK_ARG(inputs[i].scalar_type() == output.scalar_type(), where(kind), "inputs[", i,
+                         "] is ", c10::toString(inputs[i].scalar_type()), " but the output is ",
                          c10::toString(output.scalar_type()));
     }
   }

@@ -23,10 +23,14 @@ void RankEnv::yield() { core_.yield(rank_); }
 
 const char* rank_status_name(RankReport::Status status) {
   switch (status) {
-    case RankReport::Status::kFinished: return "finished";
-    case RankReport::Status::kError: return "error";
-    case RankReport::Status::kBlocked: return "blocked";
-    case RankReport::Status::kStopped: return "stopped";
+    case RankReport::Status::kFinished:
+      return "finished";
+    case RankReport::Status::kError:
+      return "error";
+    case RankReport::Status::kBlocked:
+      return "blocked";
+    case RankReport::Status::kStopped:
+      return "stopped";
   }
   return "?";
 }
@@ -43,10 +47,14 @@ std::ostream& operator<<(std::ostream& os, const RankReport& report) { return os
 
 const char* world_status_name(WorldResult::Status status) {
   switch (status) {
-    case WorldResult::Status::kOk: return "ok";
-    case WorldResult::Status::kError: return "error";
-    case WorldResult::Status::kDeadlock: return "deadlock";
-    case WorldResult::Status::kMismatch: return "mismatch";
+    case WorldResult::Status::kOk:
+      return "ok";
+    case WorldResult::Status::kError:
+      return "error";
+    case WorldResult::Status::kDeadlock:
+      return "deadlock";
+    case WorldResult::Status::kMismatch:
+      return "mismatch";
   }
   return "?";
 }
@@ -74,11 +82,11 @@ FiberWorld::FiberWorld(WorldOptions options) : options_(options) {
   SHARDSIM_CHECK_ARG(options_.ranks_per_host >= 1 && options_.ranks_per_host <= 128,
                      "FiberWorld: ranks_per_host ", options_.ranks_per_host,
                      " (must be in 1..128: device indices are local)");
-  SHARDSIM_CHECK_ARG(options_.stacks != StackKind::kProtected ||
-                         options_.world_size <= kMaxProtectedRanks,
-                     "FiberWorld: protected stacks for ", options_.world_size,
-                     " ranks would exhaust the kernel's mappings (at most ", kMaxProtectedRanks,
-                     "); use fixed stacks");
+  SHARDSIM_CHECK_ARG(
+      options_.stacks != StackKind::kProtected || options_.world_size <= kMaxProtectedRanks,
+      "FiberWorld: protected stacks for ", options_.world_size,
+      " ranks would exhaust the kernel's mappings (at most ", kMaxProtectedRanks,
+      "); use fixed stacks");
 }
 
 WorldResult FiberWorld::run(const std::function<void(RankEnv&)>& body) const {

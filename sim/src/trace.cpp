@@ -6,14 +6,22 @@ namespace detail {
 
 const char* event_kind_name(EventKind kind) {
   switch (kind) {
-    case EventKind::kStart: return "start";
-    case EventKind::kArrive: return "arrive";
-    case EventKind::kLeave: return "leave";
-    case EventKind::kSleep: return "sleep";
-    case EventKind::kClock: return "clock";
-    case EventKind::kYield: return "yield";
-    case EventKind::kFinish: return "finish";
-    case EventKind::kStop: return "stop";
+    case EventKind::kStart:
+      return "start";
+    case EventKind::kArrive:
+      return "arrive";
+    case EventKind::kLeave:
+      return "leave";
+    case EventKind::kSleep:
+      return "sleep";
+    case EventKind::kClock:
+      return "clock";
+    case EventKind::kYield:
+      return "yield";
+    case EventKind::kFinish:
+      return "finish";
+    case EventKind::kStop:
+      return "stop";
   }
   return "?";
 }

@@ -5,11 +5,11 @@
 #include <exception>
 #include <memory>
 
+#include <c10/util/Exception.h>
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/fixedsize_stack.hpp>
 #include <boost/fiber/operations.hpp>
 #include <boost/fiber/protected_fixedsize_stack.hpp>
-#include <c10/util/Exception.h>
 
 #include "collective.h"
 #include "diagnosis.h"

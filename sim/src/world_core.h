@@ -42,9 +42,9 @@ struct RankState {
   bool blocked = false;
   bool done = false;
   Wait wait = Wait::kNone;
-  Op* op = nullptr;          // the collective it is in (joined, not yet left)
-  int64_t wake_at = -1;      // while sleeping: virtual time to wake at
-  std::string disagreeing;   // the fingerprint it called when it caused a mismatch
+  Op* op = nullptr;         // the collective it is in (joined, not yet left)
+  int64_t wake_at = -1;     // while sleeping: virtual time to wake at
+  std::string disagreeing;  // the fingerprint it called when it caused a mismatch
   RankReport report;
   Digest values;
 };

@@ -33,7 +33,8 @@ void program(RankEnv& env, std::vector<std::vector<at::Tensor>>* out) {
   for (int64_t k = 0; k < n; ++k) counts[k] = k % 3;
   at::Tensor piece = random_tensor(env.data(), {counts[r]}, at::kFloat);
   std::vector<at::Tensor> gathered(n);
-  env.comm().all_gather(piece, counts, [&](int64_t src, const at::Tensor& p) { gathered[src] = p.clone(); });
+  env.comm().all_gather(piece, counts,
+                        [&](int64_t src, const at::Tensor& p) { gathered[src] = p.clone(); });
   mine.push_back(at::cat(gathered));
   if (r % 2) env.sleep_ms(r);
   env.comm().all_reduce_sum(x);
@@ -49,7 +50,8 @@ void program(RankEnv& env, std::vector<std::vector<at::Tensor>>* out) {
   mine.push_back(b);
   std::shared_ptr<Comm> col = env.comm().mesh_group(mesh, 0);
   std::vector<at::Tensor> ins;
-  if (col->rank() == 0) ins = {at::full({1}, double(r), at::kDouble), at::full({1}, double(r + 100), at::kDouble)};
+  if (col->rank() == 0)
+    ins = {at::full({1}, double(r), at::kDouble), at::full({1}, double(r + 100), at::kDouble)};
   at::Tensor s = at::empty({1}, at::kDouble);
   col->scatter(s, ins, {1, 1}, 0);
   mine.push_back(s);

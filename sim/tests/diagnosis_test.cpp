@@ -95,8 +95,9 @@ TEST(Diagnosis, ManyRanksReadAsFewLines) {
     env.comm().barrier();
   });
   ASSERT_EQ(res.status, WorldResult::Status::kDeadlock) << res;
-  EXPECT_TRUE(contains(res.diagnosis, "ranks 0-16,18-255: waits in barrier(group=world, seq=1) "
-                                      "(255 of 256 joined; missing: rank 17)"))
+  EXPECT_TRUE(contains(res.diagnosis,
+                       "ranks 0-16,18-255: waits in barrier(group=world, seq=1) "
+                       "(255 of 256 joined; missing: rank 17)"))
       << res.diagnosis;
   EXPECT_TRUE(contains(res.diagnosis, "rank 17: finished")) << res.diagnosis;
 }
@@ -127,14 +128,13 @@ void expect_mismatch(const std::function<void(RankEnv&)>& even,
 }
 
 TEST(Diagnosis, DifferentOpsAreAMismatch) {
-  expect_mismatch(
-      [](RankEnv& env) { all_gather_one(env); },
-      [](RankEnv& env) {
-        at::Tensor t = at::zeros({2});
-        env.comm().broadcast(t, 0);
-      },
-      "all_gather(group=world, seq=1, dtype=Float, sizes=[1,1])",
-      "broadcast(group=world, seq=1, dtype=Float, root=0, sizes=[2])");
+  expect_mismatch([](RankEnv& env) { all_gather_one(env); },
+                  [](RankEnv& env) {
+                    at::Tensor t = at::zeros({2});
+                    env.comm().broadcast(t, 0);
+                  },
+                  "all_gather(group=world, seq=1, dtype=Float, sizes=[1,1])",
+                  "broadcast(group=world, seq=1, dtype=Float, root=0, sizes=[2])");
 }
 
 TEST(Diagnosis, DifferentAgreedSizesAreAMismatch) {

@@ -101,16 +101,17 @@ void check_round_trip(const Case& c, uint64_t schedule_seed,
   const DeviceMesh mesh(c10::kCPU, c.mesh, mesh_ranks);
   // Indexed by position in the mesh (its row-major coordinate order).
   std::vector<at::Tensor> locals(n), fulls(n), replicated(n);
-  WorldResult res = run_world(world_options(world, schedule_seed, kDataSeed, device_kind), [&](RankEnv& env) {
-    const auto pos = std::find(mesh_ranks.begin(), mesh_ranks.end(), env.rank());
-    if (pos == mesh_ranks.end()) return;  // not in the mesh
-    const size_t me = pos - mesh_ranks.begin();
-    const at::Tensor full = random_tensor(env.shared(), c.shape, c.dtype);
-    const DTensor dt = distribute_tensor(env.comm(), full, mesh, c.placements);
-    locals[me] = dt.local();
-    fulls[me] = full_tensor(env.comm(), dt);
-    replicated[me] = redistribute_to_replicate(env.comm(), dt).local();
-  });
+  WorldResult res =
+      run_world(world_options(world, schedule_seed, kDataSeed, device_kind), [&](RankEnv& env) {
+        const auto pos = std::find(mesh_ranks.begin(), mesh_ranks.end(), env.rank());
+        if (pos == mesh_ranks.end()) return;  // not in the mesh
+        const size_t me = pos - mesh_ranks.begin();
+        const at::Tensor full = random_tensor(env.shared(), c.shape, c.dtype);
+        const DTensor dt = distribute_tensor(env.comm(), full, mesh, c.placements);
+        locals[me] = dt.local();
+        fulls[me] = full_tensor(env.comm(), dt);
+        replicated[me] = redistribute_to_replicate(env.comm(), dt).local();
+      });
   ASSERT_TRUE(res.ok()) << res;
   Random shared = shared_stream(kDataSeed);
   const at::Tensor full = random_tensor(shared, c.shape, c.dtype);
@@ -210,8 +211,10 @@ TEST(DTensorOnFibers, OneTensorDimShardedOnSeveralMeshDims) {
   EXPECT_EQ(layout.shape, Shape({0}));
   EXPECT_EQ(layout.offset, Shape({8}));
   check_round_trip({mesh, p, {8}, at::kFloat}, 5);
-  check_round_trip({{2, 2, 2}, {Placement::shard(0), Placement::shard(0), Placement::shard(0)},
-                    {11, 2}, at::kFloat},
+  check_round_trip({{2, 2, 2},
+                    {Placement::shard(0), Placement::shard(0), Placement::shard(0)},
+                    {11, 2},
+                    at::kFloat},
                    6);
   check_round_trip({{3, 2}, {Placement::shard(1), Placement::shard(1)}, {2, 5}, at::kLong}, 7);
 }

@@ -210,11 +210,16 @@ TEST_P(CommOnFibers, BarrierWaitsForEveryone) {
 // A 2-D mesh for each world size: 1x1, 1x2, 3x1, 2x4, 8x8.
 Shape mesh_shape_for(int64_t n) {
   switch (n) {
-    case 1: return {1, 1};
-    case 2: return {1, 2};
-    case 3: return {3, 1};
-    case 8: return {2, 4};
-    default: return {8, n / 8};
+    case 1:
+      return {1, 1};
+    case 2:
+      return {1, 2};
+    case 3:
+      return {3, 1};
+    case 8:
+      return {2, 4};
+    default:
+      return {8, n / 8};
   }
 }
 
@@ -261,21 +266,24 @@ TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
         const int64_t m = g->size();
         std::vector<int64_t> counts(m);
         for (int64_t k = 0; k < m; ++k) counts[k] = members[k] % 3;
-        const at::TensorOptions on_device = at::TensorOptions().dtype(at::kDouble).device(env.device());
+        const at::TensorOptions on_device =
+            at::TensorOptions().dtype(at::kDouble).device(env.device());
         at::Tensor mine = at::arange(counts[g->rank()], on_device) + 1000.0 * r + 10.0 * dim;
         std::vector<at::Tensor> pieces(m);
-        g->all_gather(mine, counts, [&](int64_t src, const at::Tensor& p) { pieces[src] = p.clone(); });
+        g->all_gather(mine, counts,
+                      [&](int64_t src, const at::Tensor& p) { pieces[src] = p.clone(); });
         got[r].gathered.push_back(pieces);
         at::Tensor red = at::full({2}, double(r + dim), on_device);
         g->all_reduce_sum(red);
         got[r].reduced.push_back(red);
-        at::Tensor b = g->rank() == m - 1 ? at::full({3}, double(r), on_device)
-                                           : at::zeros({3}, on_device);
+        at::Tensor b =
+            g->rank() == m - 1 ? at::full({3}, double(r), on_device) : at::zeros({3}, on_device);
         g->broadcast(b, m - 1);
         got[r].broadcast.push_back(b);
         std::vector<at::Tensor> ins;
         if (g->rank() == 0) {
-          for (int64_t k = 0; k < m; ++k) ins.push_back(at::full({counts[k]}, double(r * 100 + k), on_device));
+          for (int64_t k = 0; k < m; ++k)
+            ins.push_back(at::full({counts[k]}, double(r * 100 + k), on_device));
         }
         at::Tensor out = at::empty({counts[g->rank()]}, on_device);
         g->scatter(out, ins, counts, 0);
@@ -297,9 +305,11 @@ TEST_P(CommOnFibers, MeshGroupsRunEveryCollective) {
           sum += double(w + dim);
         }
         EXPECT_TRUE(bit_equal(got[r].reduced[dim], at::full({2}, sum, at::kDouble)));
-        EXPECT_TRUE(bit_equal(got[r].broadcast[dim], at::full({3}, double(members[m - 1]), at::kDouble)));
+        EXPECT_TRUE(
+            bit_equal(got[r].broadcast[dim], at::full({3}, double(members[m - 1]), at::kDouble)));
         const int64_t k = std::find(members.begin(), members.end(), r) - members.begin();
-        EXPECT_TRUE(bit_equal(got[r].scattered[dim], at::full({r % 3}, double(members[0] * 100 + k), at::kDouble)));
+        EXPECT_TRUE(bit_equal(got[r].scattered[dim],
+                              at::full({r % 3}, double(members[0] * 100 + k), at::kDouble)));
       }
     }
   }
@@ -325,9 +335,15 @@ TEST_P(CommOnFibers, ExplicitSubgroupsOfEvenAndOddRanks) {
   for (int64_t r : evens) even_sum += r;
   for (int64_t r : odds) odd_sum += r;
   for (int64_t r = 0; r < n; ++r) EXPECT_EQ(got[r], r % 2 ? odd_sum : even_sum) << r;
-  if (n == 3) EXPECT_EQ(names[0], "[0,2]");
-  if (n == 1) EXPECT_EQ(names[0], "world");
-  if (n == 64) EXPECT_EQ(names[1], "[1,3,5,7,9,11,13,15,...,63](32 ranks)");
+  if (n == 3) {
+    EXPECT_EQ(names[0], "[0,2]");
+  }
+  if (n == 1) {
+    EXPECT_EQ(names[0], "world");
+  }
+  if (n == 64) {
+    EXPECT_EQ(names[1], "[1,3,5,7,9,11,13,15,...,63](32 ranks)");
+  }
 }
 
 TEST_P(CommOnFibers, BadArgumentsFailTheRankAndNameIt) {
@@ -359,13 +375,15 @@ TEST(CommMemory, AllGatherOutputsAreMaterialisedOneRankAtATime) {
     const at::Tensor mine = at::full({elems}, float(env.rank()), opts);
     ++arrived;
     at::Tensor out;
-    env.comm().all_gather(mine, std::vector<int64_t>(n, elems), [&](int64_t src, const at::Tensor& p) {
-      EXPECT_EQ(arrived, n) << "sinks run after every member has arrived";
-      if (!out.defined()) out = at::empty({n * elems}, opts);
-      out.narrow(0, src * elems, elems).copy_(p);
-      peak = std::max(peak, simulated_bytes_in_use() - baseline);
-    });
-    EXPECT_TRUE(at::equal(out.view({n, elems}).select(1, 0).to(c10::kCPU), at::arange(n, at::kFloat)));
+    env.comm().all_gather(mine, std::vector<int64_t>(n, elems),
+                          [&](int64_t src, const at::Tensor& p) {
+                            EXPECT_EQ(arrived, n) << "sinks run after every member has arrived";
+                            if (!out.defined()) out = at::empty({n * elems}, opts);
+                            out.narrow(0, src * elems, elems).copy_(p);
+                            peak = std::max(peak, simulated_bytes_in_use() - baseline);
+                          });
+    EXPECT_TRUE(
+        at::equal(out.view({n, elems}).select(1, 0).to(c10::kCPU), at::arange(n, at::kFloat)));
   });
   ASSERT_TRUE(res.ok()) << res;
   // Inputs + the backend's packed copy + one output; every output at once
@@ -388,7 +406,8 @@ TEST(CommOnMeshes, AMeshOverSomeRanksInAnyOrder) {
     std::shared_ptr<Comm> row = env.comm().mesh_group(mesh, 1);
     members[r] = row->members();
     names[r] = row->name();
-    at::Tensor t = at::full({1}, double(r), at::TensorOptions().dtype(at::kDouble).device(env.device()));
+    at::Tensor t =
+        at::full({1}, double(r), at::TensorOptions().dtype(at::kDouble).device(env.device()));
     env.comm().mesh_group(mesh, 0)->all_reduce_sum(t);
     sums[r] = t.item<double>();
   });
@@ -404,14 +423,14 @@ TEST(CommOnMeshes, AMeshOverSomeRanksInAnyOrder) {
   EXPECT_EQ(sums[2], 3.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Worlds, CommOnFibers,
-    ::testing::Combine(::testing::Values(1, 2, 3, 8, 64),
-                       ::testing::Values(DeviceKind::kSimulated, DeviceKind::kCpu)),
-    [](const ::testing::TestParamInfo<std::tuple<int64_t, DeviceKind>>& info) {
-      return "W" + std::to_string(std::get<0>(info.param)) + "_" +
-             device_kind_word(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Worlds, CommOnFibers,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 8, 64),
+                                            ::testing::Values(DeviceKind::kSimulated,
+                                                              DeviceKind::kCpu)),
+                         [](const ::testing::TestParamInfo<std::tuple<int64_t, DeviceKind>>& info) {
+                           return "W" + std::to_string(std::get<0>(info.param)) + "_" +
+                                  device_kind_word(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace sim

@@ -76,9 +76,8 @@ TEST(FiberWorld, RanksCanLiveOnCpu) {
 TEST(FiberWorld, CarriesTheCallersAtenThreadState) {
   at::NoGradGuard no_grad;
   bool grad_enabled = true;
-  WorldResult res = run_world(world_options(1), [&](RankEnv&) {
-    grad_enabled = at::GradMode::is_enabled();
-  });
+  WorldResult res =
+      run_world(world_options(1), [&](RankEnv&) { grad_enabled = at::GradMode::is_enabled(); });
   ASSERT_TRUE(res.ok()) << res;
   EXPECT_FALSE(grad_enabled);
 }
@@ -178,7 +177,8 @@ TEST(FiberWorld, StoppedRanksAreUnwoundWithoutLeaks) {
       EXPECT_EQ(res.ranks[r].status, RankReport::Status::kFinished) << res.ranks[r];
     } else {
       EXPECT_EQ(res.ranks[r].status, RankReport::Status::kBlocked) << res.ranks[r];
-      EXPECT_EQ(res.ranks[r].pending, "broadcast(group=world, seq=3, dtype=Float, root=0, sizes=[4])");
+      EXPECT_EQ(res.ranks[r].pending,
+                "broadcast(group=world, seq=3, dtype=Float, root=0, sizes=[4])");
     }
   }
 }
@@ -237,13 +237,17 @@ void gather_and_reduce(RankEnv& env, std::vector<double>* sums) {
 TEST(FiberWorld, WorldsRunOneAfterTheOtherAndSideBySide) {
   const int64_t n = 6;
   std::vector<double> s1(n), s2(n), s3(n), s4(n);
-  const WorldResult a = run_world(world_options(n, 11), [&](RankEnv& e) { gather_and_reduce(e, &s1); });
-  const WorldResult b = run_world(world_options(n, 12), [&](RankEnv& e) { gather_and_reduce(e, &s2); });
+  const WorldResult a =
+      run_world(world_options(n, 11), [&](RankEnv& e) { gather_and_reduce(e, &s1); });
+  const WorldResult b =
+      run_world(world_options(n, 12), [&](RankEnv& e) { gather_and_reduce(e, &s2); });
   ASSERT_TRUE(a.ok()) << a;
   ASSERT_TRUE(b.ok()) << b;
   WorldResult c, d;
-  std::thread t1([&] { c = run_world(world_options(n, 11), [&](RankEnv& e) { gather_and_reduce(e, &s3); }); });
-  std::thread t2([&] { d = run_world(world_options(n, 12), [&](RankEnv& e) { gather_and_reduce(e, &s4); }); });
+  std::thread t1(
+      [&] { c = run_world(world_options(n, 11), [&](RankEnv& e) { gather_and_reduce(e, &s3); }); });
+  std::thread t2(
+      [&] { d = run_world(world_options(n, 12), [&](RankEnv& e) { gather_and_reduce(e, &s4); }); });
   t1.join();
   t2.join();
   ASSERT_TRUE(c.ok()) << c;

@@ -54,11 +54,11 @@ Measure measure(F&& f) {
 
 void print(const char* what, int64_t ranks, const Measure& m) {
   const double per_rank_kib = double(m.peak_kib - m.before_kib) / double(ranks);
-  std::printf("[scale] %s: %lld ranks, %.3f s (%.2f us per rank), RSS before %lld KiB, peak "
-              "%lld KiB (%.1f KiB per rank above the start)\n",
-              what, static_cast<long long>(ranks), m.seconds, 1e6 * m.seconds / double(ranks),
-              static_cast<long long>(m.before_kib), static_cast<long long>(m.peak_kib),
-              per_rank_kib);
+  std::printf(
+      "[scale] %s: %lld ranks, %.3f s (%.2f us per rank), RSS before %lld KiB, peak "
+      "%lld KiB (%.1f KiB per rank above the start)\n",
+      what, static_cast<long long>(ranks), m.seconds, 1e6 * m.seconds / double(ranks),
+      static_cast<long long>(m.before_kib), static_cast<long long>(m.peak_kib), per_rank_kib);
 }
 
 void all_gather_at(int64_t n, DeviceKind kind) {
@@ -81,8 +81,9 @@ void all_gather_at(int64_t n, DeviceKind kind) {
       ++finished;
     });
   });
-  print(kind == DeviceKind::kCpu ? "world all_gather (cpu)" : "world all_gather (simulated devices)",
-        n, m);
+  print(
+      kind == DeviceKind::kCpu ? "world all_gather (cpu)" : "world all_gather (simulated devices)",
+      n, m);
   ASSERT_TRUE(res.ok()) << res.summary() << "\n" << res.diagnosis.substr(0, 2000);
   EXPECT_EQ(finished, n);
   EXPECT_EQ(wrong, 0);
@@ -140,9 +141,8 @@ TEST(Scale, BigWorld) {
       std::shared_ptr<Comm> row = env.comm().mesh_group(mesh, 1);
       const at::Tensor mine = at::full({2}, float(r), opts);
       float sum = 0;
-      row->all_gather(mine, row_counts, [&](int64_t, const at::Tensor& p) {
-        sum += p.data_ptr<float>()[0];
-      });
+      row->all_gather(mine, row_counts,
+                      [&](int64_t, const at::Tensor& p) { sum += p.data_ptr<float>()[0]; });
       const int64_t first = (r / 256) * 256;
       wrong += sum != float(256 * first + 255 * 256 / 2);
     });

@@ -56,14 +56,14 @@ enum class StackKind {
 constexpr int64_t kMaxProtectedRanks = 16384;
 
 struct WorldOptions {
-  int64_t world_size = 1;               // number of ranks, >= 1
-  uint64_t schedule_seed = 1;           // drives the scheduler only
-  uint64_t data_seed = 1;               // drives RankEnv::data() and shared()
-  size_t stack_bytes = 64 * 1024;       // per fiber; >= 16 KiB (ATen needs ~10 KiB)
-  StackKind stacks = StackKind::kAuto;  // see StackKind
-  int64_t ranks_per_host = 8;           // simulated device index = rank % this; 1..128
+  int64_t world_size = 1;                           // number of ranks, >= 1
+  uint64_t schedule_seed = 1;                       // drives the scheduler only
+  uint64_t data_seed = 1;                           // drives RankEnv::data() and shared()
+  size_t stack_bytes = 64 * 1024;                   // per fiber; >= 16 KiB (ATen needs ~10 KiB)
+  StackKind stacks = StackKind::kAuto;              // see StackKind
+  int64_t ranks_per_host = 8;                       // simulated device index = rank % this; 1..128
   DeviceKind device_kind = DeviceKind::kSimulated;  // see DeviceKind
-  bool record_trace = false;            // keep readable event lines in WorldResult::trace
+  bool record_trace = false;  // keep readable event lines in WorldResult::trace
 };
 
 // What one rank of a world sees: its rank, the world group, its data streams,
