@@ -65,7 +65,8 @@ void Digest::update_tensor(const at::Tensor& t) {
   if (t.numel() == 0 || t.device().type() == c10::kMeta) return;
   // The elements the tensor shows: conjugate and negative views are resolved,
   // as value equality does, so equal values digest alike.
-  at::Tensor c = (t.device().is_cpu() ? t : t.to(c10::kCPU)).resolve_conj().resolve_neg().contiguous();
+  const at::Tensor on_cpu = t.device().is_cpu() ? t : t.to(c10::kCPU);
+  const at::Tensor c = on_cpu.resolve_conj().resolve_neg().contiguous();
   update(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
 }
 

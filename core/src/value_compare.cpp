@@ -143,7 +143,9 @@ c10::optional<std::string> diff(const Value& a, const Value& b, const std::strin
                                  std::to_string(my.size()));
       }
       for (size_t i = 0; i < mx.size(); ++i) {
-        if (mx[i] != my[i]) return at_path(path, "shard " + std::to_string(i) + " " + both(mx[i], my[i]));
+        if (mx[i] != my[i]) {
+          return at_path(path, "shard " + std::to_string(i) + " " + both(mx[i], my[i]));
+        }
       }
       if (x.local_shards().size() != y.local_shards().size()) {
         return at_path(path, "local shard count " + std::to_string(x.local_shards().size()) + " vs " +

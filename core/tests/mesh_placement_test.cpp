@@ -139,15 +139,23 @@ TEST(DeviceMesh, EveryMeshAgainstOdometer) {
 TEST(DeviceMesh, BadMeshesAreRejected) {
   EXPECT_TRUE(contains(invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {}); }),
                        "at least one dimension"));
-  EXPECT_TRUE(contains(invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {2, 0}); }),
+  EXPECT_TRUE(contains(invalid_argument_message([] {
+                         (void)DeviceMesh(c10::kCPU, {2, 0});
+                       }),
                        "at least 1"));
-  EXPECT_TRUE(contains(invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {-2}); }),
-                       "at least 1"));
-  const std::string count = invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {2, 2}, {0, 1, 2}); });
+  EXPECT_TRUE(
+      contains(invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {-2}); }), "at least 1"));
+  const std::string count = invalid_argument_message([] {
+    (void)DeviceMesh(c10::kCPU, {2, 2}, {0, 1, 2});
+  });
   EXPECT_TRUE(contains(count, "holds 4 ranks but 3 were given")) << count;
-  const std::string twice = invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {3}, {0, 1, 1}); });
+  const std::string twice = invalid_argument_message([] {
+    (void)DeviceMesh(c10::kCPU, {3}, {0, 1, 1});
+  });
   EXPECT_TRUE(contains(twice, "rank 1 appears twice")) << twice;
-  const std::string neg = invalid_argument_message([] { (void)DeviceMesh(c10::kCPU, {2}, {0, -1}); });
+  const std::string neg = invalid_argument_message([] {
+    (void)DeviceMesh(c10::kCPU, {2}, {0, -1});
+  });
   EXPECT_TRUE(contains(neg, "negative rank -1")) << neg;
 }
 
@@ -235,7 +243,8 @@ TEST(Shape, ParseBadNamesWhatAndWord) {
   const std::string neg = invalid_argument_message([] { parse_shape("7,-1", "--shape"); });
   EXPECT_TRUE(contains(neg, "--shape")) << neg;
   EXPECT_TRUE(contains(neg, "-1 is negative")) << neg;
-  for (const std::string text : {"7,a", "7,,5", "7,5,", "1x2", "7.5", ",", "99999999999999999999"}) {
+  for (const std::string text :
+       {"7,a", "7,,5", "7,5,", "1x2", "7.5", ",", "99999999999999999999"}) {
     const std::string msg = invalid_argument_message([&] { parse_shape(text, "--shape"); });
     EXPECT_TRUE(contains(msg, "--shape '" + text + "'")) << text << ": " << msg;
   }
@@ -273,8 +282,7 @@ TEST(Shape, PrintProductsAndStrides) {
   // ATen's own contiguous strides are the oracle, zero and one sizes included.
   for (const Shape& s : std::vector<Shape>{{}, {5}, {0}, {2, 3}, {2, 0, 3}, {1, 1}, {4, 1, 0, 2}}) {
     const at::Tensor t = at::empty(s);
-    EXPECT_EQ(contiguous_strides(s), Shape(t.strides().begin(), t.strides().end()))
-        << shape_str(s);
+    EXPECT_EQ(contiguous_strides(s), Shape(t.strides().begin(), t.strides().end())) << shape_str(s);
   }
 }
 

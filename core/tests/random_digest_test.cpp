@@ -17,7 +17,7 @@ namespace shardsim {
 namespace {
 
 const std::vector<c10::ScalarType> kDtypes = {
-    at::kFloat, at::kDouble, at::kBFloat16, at::kHalf,         at::kChar,          at::kShort,
+    at::kFloat, at::kDouble, at::kBFloat16, at::kHalf, at::kChar,         at::kShort,
     at::kInt,   at::kLong,   at::kByte,     at::kBool, at::kComplexFloat, at::kComplexDouble};
 
 bool same_bits(const at::Tensor& a, const at::Tensor& b) { return tensors_bitwise_equal(a, b); }
@@ -109,7 +109,8 @@ TEST(Random, GoldenValuesPinCrossVersionStability) {
   EXPECT_EQ(shared_stream(1).next(), 5602360186094048419ull);
   Random t(5);
   const at::Tensor x = random_tensor(t, {3}, at::kFloat);
-  EXPECT_TRUE(same_bits(x, at::tensor({-399322 * 0x1p-20f, -153012 * 0x1p-20f, 1036346 * 0x1p-20f})))
+  EXPECT_TRUE(
+      same_bits(x, at::tensor({-399322 * 0x1p-20f, -153012 * 0x1p-20f, 1036346 * 0x1p-20f})))
       << x;
 }
 
@@ -145,8 +146,8 @@ TEST(RandomTensor, SeedsRanksAndSharedStreamDiffer) {
 }
 
 TEST(RandomTensor, FloatsHaveNoNegativeZeroOrNanAndStayInRange) {
-  for (c10::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf,
-                                at::kComplexFloat, at::kComplexDouble}) {
+  for (c10::ScalarType dtype :
+       {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf, at::kComplexFloat, at::kComplexDouble}) {
     Random rng(3);
     const at::Tensor v = as_real_doubles(random_tensor(rng, {20000}, dtype));
     EXPECT_FALSE(at::isnan(v).any().item<bool>()) << c10::toString(dtype);
@@ -165,9 +166,9 @@ TEST(RandomTensor, IntegersAndBoolsCoverTheirRange) {
     c10::ScalarType dtype;
     int64_t lo, hi;
   };
-  for (const Want& w : {Want{at::kChar, -128, 127}, Want{at::kByte, 0, 255},
-                        Want{at::kShort, -1000, 1000}, Want{at::kInt, -1000, 1000},
-                        Want{at::kLong, -1000, 1000}, Want{at::kBool, 0, 1}}) {
+  for (const Want& w :
+       {Want{at::kChar, -128, 127}, Want{at::kByte, 0, 255}, Want{at::kShort, -1000, 1000},
+        Want{at::kInt, -1000, 1000}, Want{at::kLong, -1000, 1000}, Want{at::kBool, 0, 1}}) {
     Random rng(4);
     const at::Tensor v = random_tensor(rng, {20000}, w.dtype).to(at::kLong);
     EXPECT_EQ(v.min().item<int64_t>(), w.lo) << c10::toString(w.dtype);
@@ -282,7 +283,8 @@ TEST(Digest, IndependentOfDevice) {
 
 TEST(Digest, TensorsWithoutDataAndStreamsOfBytes) {
   const at::Tensor meta = at::empty({2, 3}, at::TensorOptions().device(c10::kMeta));
-  EXPECT_EQ(digest_of(Value(meta)), digest_of(Value(at::empty({2, 3}, at::TensorOptions().device(c10::kMeta)))));
+  EXPECT_EQ(digest_of(Value(meta)),
+            digest_of(Value(at::empty({2, 3}, at::TensorOptions().device(c10::kMeta)))));
   EXPECT_NE(digest_of(Value(meta)), digest_of(Value(at::zeros({2, 3}))));
   EXPECT_NE(digest_of(Value(meta)), digest_of(Value(at::Tensor())));
   EXPECT_NE(digest_of(Value(at::zeros({0, 3}))), digest_of(Value(at::zeros({3, 0}))));

@@ -16,7 +16,8 @@ namespace {
 using Metas = std::vector<ShardMetadata>;
 
 ShardMetadata meta(Shape offsets, Shape sizes, int64_t rank) {
-  return ShardMetadata{std::move(offsets), std::move(sizes), "rank:" + std::to_string(rank) + "/cpu"};
+  return ShardMetadata{std::move(offsets), std::move(sizes),
+                       "rank:" + std::to_string(rank) + "/cpu"};
 }
 
 std::string printed(const ShardMetadata& m) {
@@ -174,7 +175,7 @@ TEST(ShardedTensorTiling, Overlap) {
 TEST(ShardedTensorTiling, IncompleteCoverage) {
   const std::string msg = tiling_error({4, 3}, {meta({0, 0}, {3, 3}, 0)});
   EXPECT_TRUE(contains(msg, "cover 9 of the 12 elements of global size [4, 3]")) << msg;
-  EXPECT_TRUE(contains(tiling_error({2}, {}), "cover 0 of the 2 elements")) ;
+  EXPECT_TRUE(contains(tiling_error({2}, {}), "cover 0 of the 2 elements"));
 }
 
 TEST(ShardedTensorTiling, MissingRankOrWrongDims) {
@@ -212,8 +213,9 @@ TEST(ShardedTensor, ConstructsWithLocalShards) {
 
 TEST(ShardedTensor, LocalShardMismatchesNameTheShard) {
   const Metas all = {meta({0, 0}, {2, 3}, 0), meta({2, 0}, {2, 3}, 1)};
-  std::string msg = invalid_argument_message(
-      [&] { ShardedTensor({4, 3}, {LocalShard{at::zeros({2, 2}), all[0]}}, all); });
+  std::string msg = invalid_argument_message([&] {
+    ShardedTensor({4, 3}, {LocalShard{at::zeros({2, 2}), all[0]}}, all);
+  });
   EXPECT_TRUE(contains(msg, "local shard 0 " + printed(all[0]) + " holds a tensor of shape [2, 2]"))
       << msg;
   msg = invalid_argument_message([&] {
@@ -225,14 +227,15 @@ TEST(ShardedTensor, LocalShardMismatchesNameTheShard) {
   EXPECT_TRUE(contains(msg, "local shard 1 ")) << msg;
   EXPECT_TRUE(contains(msg, "rank:7/cpu")) << msg;
   EXPECT_TRUE(contains(msg, "is not among the tensor's shards metadata")) << msg;
-  msg = invalid_argument_message(
-      [&] { ShardedTensor({4, 3}, {LocalShard{at::Tensor(), all[1]}}, all); });
+  msg = invalid_argument_message([&] {
+    ShardedTensor({4, 3}, {LocalShard{at::Tensor(), all[1]}}, all);
+  });
   EXPECT_TRUE(contains(msg, "local shard 0 " + printed(all[1]) + " has no tensor")) << msg;
   msg = invalid_argument_message([&] {
-    ShardedTensor({4, 3},
-                  {LocalShard{at::zeros({2, 3}), all[0]},
-                   LocalShard{at::zeros({2, 3}, at::kDouble), all[1]}},
-                  all);
+    ShardedTensor(
+        {4, 3},
+        {LocalShard{at::zeros({2, 3}), all[0]}, LocalShard{at::zeros({2, 3}, at::kDouble), all[1]}},
+        all);
   });
   EXPECT_TRUE(contains(msg, "local shard 1 ")) << msg;
   EXPECT_TRUE(contains(msg, "Double")) << msg;

@@ -65,8 +65,7 @@ class OracleChecker {
   int64_t check(const Shape& shape, const Shape& mesh, const Placements& placements) {
     // No autograd bookkeeping on the millions of views the grid makes.
     c10::InferenceMode no_autograd;
-    const at::Tensor global =
-        at::arange(numel_of(shape), at::kLong).reshape(shape);
+    const at::Tensor global = at::arange(numel_of(shape), at::kLong).reshape(shape);
     Piece root{global, {}};
     for (int64_t s : shape) root.index.push_back(at::arange(s, at::kLong));
     Shape coord(mesh.size(), 0);
@@ -319,8 +318,7 @@ std::string invalid_argument_message(Fn fn) {
 }
 
 TEST(ShardingBadInput, ShardDimOutOfRange) {
-  const std::string msg = invalid_argument_message(
-      [] { layout({3, 4}, {2}, {0}, "S2"); });
+  const std::string msg = invalid_argument_message([] { layout({3, 4}, {2}, {0}, "S2"); });
   EXPECT_NE(msg.find("Shard(2)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("out of range"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[3, 4]"), std::string::npos) << msg;
@@ -332,8 +330,7 @@ TEST(ShardingBadInput, PlacementCountMustMatchMeshDims) {
   const std::string msg = invalid_argument_message([] { layout({4}, {2, 2}, {0, 0}, "S0"); });
   EXPECT_NE(msg.find("1 placements"), std::string::npos) << msg;
   EXPECT_NE(msg.find("2-dim mesh"), std::string::npos) << msg;
-  const std::string msg3 =
-      invalid_argument_message([] { layout({4}, {2}, {0}, "S0,R,R"); });
+  const std::string msg3 = invalid_argument_message([] { layout({4}, {2}, {0}, "S0,R,R"); });
   EXPECT_NE(msg3.find("3 placements"), std::string::npos) << msg3;
 }
 
@@ -372,8 +369,8 @@ TEST(FromLocal, ExplicitShapeAndStrideAreKept) {
   const DTensor u =
       from_local(at::zeros({1, 2}), mesh, parse_placements("R"), Shape{1, 2}, Shape{1, 1});
   EXPECT_EQ(u.stride(), (Shape{1, 1}));
-  const std::string msg = invalid_argument_message(
-      [&] { from_local(at::zeros({2}), mesh, parse_placements("S1")); });
+  const std::string msg =
+      invalid_argument_message([&] { from_local(at::zeros({2}), mesh, parse_placements("S1")); });
   EXPECT_NE(msg.find("Shard(1)"), std::string::npos) << msg;
 }
 

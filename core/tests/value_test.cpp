@@ -186,7 +186,8 @@ TEST(Value, TensorPrinting) {
   EXPECT_EQ(printed(Value(at::tensor({1.0f, 2.5f}))), "Tensor(Float[2] on cpu: [1.0, 2.5])");
   EXPECT_EQ(printed(Value(at::arange(8, at::kLong))),
             "Tensor(Long[8] on cpu: [0, 1, 2, 3, 4, 5, ...])");
-  EXPECT_EQ(printed(Value(at::tensor({1, 0}).to(at::kBool))), "Tensor(Bool[2] on cpu: [True, False])");
+  EXPECT_EQ(printed(Value(at::tensor({1, 0}).to(at::kBool))),
+            "Tensor(Bool[2] on cpu: [True, False])");
   EXPECT_EQ(printed(Value(at::zeros({0, 3}))), "Tensor(Float[0, 3] on cpu)");
   EXPECT_EQ(printed(Value(at::scalar_tensor(7.0, at::kDouble))), "Tensor(Double[] on cpu: [7.0])");
   EXPECT_EQ(printed(Value(at::tensor({0.1f}))), "Tensor(Float[1] on cpu: [0.1])");
@@ -228,7 +229,8 @@ TEST(Value, ShardedTensorEqualityAndPrinting) {
   const std::string d = diff(a, Value(small_sharded(changed)));
   EXPECT_TRUE(starts_with(d, "<root>: local shard 0 element 3")) << d;
   // Metadata differences name the shard and both sides.
-  std::vector<ShardMetadata> swapped = {{{2, 0}, {2, 2}, "rank:0/cpu"}, {{0, 0}, {2, 2}, "rank:1/cpu"}};
+  std::vector<ShardMetadata> swapped = {{{2, 0}, {2, 2}, "rank:0/cpu"},
+                                        {{0, 0}, {2, 2}, "rank:1/cpu"}};
   const Value b(ShardedTensor({4, 2}, {LocalShard{rows, swapped[0]}}, swapped));
   EXPECT_EQ(diff(a, b),
             "<root>: shard 0 ShardMetadata(offsets=[0, 0], sizes=[2, 2], placement=rank:0/cpu) vs "
@@ -272,15 +274,14 @@ TEST(Value, MappingsKeepInsertionOrder) {
   EXPECT_EQ(diff(m, swapped), "<root>: key order differs at entry 0: 'b' vs 'a'");
   EXPECT_EQ(diff(m, Value(Mapping{{"b", 1}})), "<root>: key 'a' missing on the right");
   EXPECT_EQ(diff(Value(Mapping{{"b", 1}}), m), "<root>: key 'a' missing on the left");
-  EXPECT_EQ(diff(m, Value(Mapping{{"b", 1}, {"a", Mapping{{"x", 0}}}})),
-            "a.x: kind None vs int");
+  EXPECT_EQ(diff(m, Value(Mapping{{"b", 1}, {"a", Mapping{{"x", 0}}}})), "a.x: kind None vs int");
 }
 
 TEST(Value, FirstDifferenceNamesThePath) {
   const at::Tensor exp_avg = at::tensor({1.0f, 2.0f, 3.0f});
   auto state_dict = [](const at::Tensor& t) {
-    return Value(Mapping{{"step", 3},
-                         {"list", List{{1, "x", 2.0, Mapping{{"exp_avg", t}, {"step", 3}}}}}});
+    return Value(
+        Mapping{{"step", 3}, {"list", List{{1, "x", 2.0, Mapping{{"exp_avg", t}, {"step", 3}}}}}});
   };
   const Value a = state_dict(exp_avg);
   EXPECT_EQ(a, state_dict(exp_avg.clone()));
@@ -294,8 +295,8 @@ TEST(Value, FirstDifferenceNamesThePath) {
   const std::string rooted = diff(a, state_dict(at::zeros({4})), "optim");
   EXPECT_EQ(rooted, "optim.list.3.exp_avg: shape [3] vs [4]");
   // The first difference in traversal order wins.
-  const Value b(Mapping{{"step", 4},
-                        {"list", List{{1, "x", 2.0, Mapping{{"exp_avg", at::zeros({4})}}}}}});
+  const Value b(
+      Mapping{{"step", 4}, {"list", List{{1, "x", 2.0, Mapping{{"exp_avg", at::zeros({4})}}}}}});
   EXPECT_EQ(diff(a, b), "step: 3 vs 4");
 }
 

@@ -19,7 +19,7 @@
 namespace {
 
 struct Result {
-  int status = -1;  // exit status; -1 when the program did not exit normally
+  int status = -1;               // exit status; -1 when the program did not exit normally
   std::vector<std::string> out;  // stdout lines
   std::vector<std::string> err;  // stderr lines
 };
@@ -92,12 +92,9 @@ TEST(CliLayout, SevenByFiveAsTable) {
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, (std::vector<std::string>{
                        "rank  coord   local_shape  global_offset",
-                       "0     (0, 0)  [4, 2]       [0, 0]",
-                       "1     (0, 1)  [4, 2]       [0, 2]",
-                       "2     (0, 2)  [4, 1]       [0, 4]",
-                       "3     (1, 0)  [3, 2]       [4, 0]",
-                       "4     (1, 1)  [3, 2]       [4, 2]",
-                       "5     (1, 2)  [3, 1]       [4, 4]"}));
+                       "0     (0, 0)  [4, 2]       [0, 0]", "1     (0, 1)  [4, 2]       [0, 2]",
+                       "2     (0, 2)  [4, 1]       [0, 4]", "3     (1, 0)  [3, 2]       [4, 0]",
+                       "4     (1, 1)  [3, 2]       [4, 2]", "5     (1, 2)  [3, 1]       [4, 4]"}));
 }
 
 TEST(CliLayout, EmptyShardsReportTheGlobalSize) {
@@ -125,8 +122,8 @@ TEST(CliLayout, ZeroSizeAndZeroDimShapes) {
                                              json(1, "[1]", "[0,1]", "[0,2]")}));
   r = run("layout --shape '' --mesh 2 --placements P --json");
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, (std::vector<std::string>{json(0, "[0]", "[]", "[]"),
-                                             json(1, "[1]", "[]", "[]")}));
+  EXPECT_EQ(r.out,
+            (std::vector<std::string>{json(0, "[0]", "[]", "[]"), json(1, "[1]", "[]", "[]")}));
   // Replicate and Partial keep the whole tensor on every rank.
   r = run("layout --shape 4,6 --mesh 2x2 --placements R,P --json");
   EXPECT_EQ(r.status, 0);

@@ -94,8 +94,9 @@ int layout_command(int argc, char** argv) {
       kName);
   std::string shape_text, mesh_text, placements_text;
   bool json = false;
-  app.add_option("--shape", shape_text,
-                 "global shape, sizes separated by commas: 7,5 (zero sizes allowed; \"\" for 0-dim)")
+  app.add_option(
+         "--shape", shape_text,
+         "global shape, sizes separated by commas: 7,5 (zero sizes allowed; \"\" for 0-dim)")
       ->required();
   app.add_option("--mesh", mesh_text, "mesh shape, sizes separated by x: 8, 2x4, 2x2x2")
       ->required();
@@ -111,7 +112,8 @@ int layout_command(int argc, char** argv) {
 
   try {
     const Shape shape = naming("--shape", [&] { return parse_shape(shape_text, "--shape"); });
-    const Shape mesh_shape = naming("--mesh", [&] { return parse_mesh_shape(mesh_text, "--mesh"); });
+    const Shape mesh_shape =
+        naming("--mesh", [&] { return parse_mesh_shape(mesh_text, "--mesh"); });
     const Placements placements =
         naming("--placements", [&] { return parse_placements(placements_text); });
     if (placements.size() != mesh_shape.size()) {
@@ -133,8 +135,8 @@ int layout_command(int argc, char** argv) {
     rows.reserve(static_cast<size_t>(mesh.size()));
     for (int64_t rank = 0; rank < mesh.size(); ++rank) {
       const Shape coord = mesh.coordinate(rank);
-      rows.push_back(
-          {rank, coord, compute_local_shape_and_global_offset(shape, mesh_shape, coord, placements)});
+      rows.push_back({rank, coord,
+                      compute_local_shape_and_global_offset(shape, mesh_shape, coord, placements)});
     }
     if (json) {
       print_json(rows);
