@@ -15,9 +15,13 @@ namespace detail {
 
 namespace {
 
+// Data moves outside autograd, as on a real backend. (Each guard lives in a
+// scope without a suspension point: grad mode is shared by the thread's fibers.)
+
 // Copies `src` into `dst`, which has the same element count (any shape).
 void copy_elements(at::Tensor& dst, const at::Tensor& src) {
   if (dst.numel() == 0) return;
+  at::NoGradGuard no_grad;
   if (dst.sizes() == src.sizes()) {
     dst.copy_(src);
   } else {
@@ -89,6 +93,7 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
     op.gathered = at::empty({total}, input.options());
   }
   if (input.numel() > 0) {
+    at::NoGradGuard no_grad;
     op.gathered.narrow(0, op.offsets[group_rank_], input.numel()).copy_(input.reshape({-1}));
   }
   call.wait();
@@ -104,7 +109,7 @@ void FakeComm::broadcast(at::Tensor& tensor, int64_t root) {
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(kind, tensor.scalar_type(), root, {tensor.numel()}));
   Op& op = call.op();
-  if (group_rank_ == root) op.pieces[0] = tensor;
+  if (group_rank_ == root) op.pieces[0] = tensor.detach();
   call.wait();
   if (group_rank_ != root) copy_elements(tensor, op.pieces[0]);
 }
@@ -142,7 +147,7 @@ void FakeComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs
                       fingerprint(kind, output.scalar_type(), root, counts));
   Op& op = call.op();
   if (group_rank_ == root) {
-    for (size_t i = 0; i < inputs.size(); ++i) op.pieces[i] = inputs[i];
+    for (size_t i = 0; i < inputs.size(); ++i) op.pieces[i] = inputs[i].detach();
   }
   call.wait();
   copy_elements(output, op.pieces[group_rank_]);
@@ -153,10 +158,11 @@ void FakeComm::all_reduce_sum(at::Tensor& tensor) {
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(kind, tensor.scalar_type(), -1, {tensor.numel()}));
   Op& op = call.op();
-  op.pieces[group_rank_] = tensor;
+  op.pieces[group_rank_] = tensor.detach();
   // The last member to arrive sums every member's tensor once, in group-rank
   // order; each member then copies the sum.
   call.wait([](Op& o) {
+    at::NoGradGuard no_grad;
     at::Tensor sum = o.pieces[0].reshape({-1}).clone(at::MemoryFormat::Contiguous);
     for (size_t i = 1; i < o.pieces.size(); ++i) {
       sum.add_(o.pieces[i].reshape({-1}).to(sum.device()));

@@ -393,6 +393,33 @@ TEST(CommMemory, AllGatherOutputsAreMaterialisedOneRankAtATime) {
   EXPECT_EQ(simulated_bytes_in_use(), baseline);
 }
 
+TEST(CommAutograd, CollectivesMoveDataOutsideAutograd) {
+  // Leaves that require grad take part like any tensor (as on c10d).
+  std::vector<double> reduced(3, -1), broadcast(3, -1), gathered(3, -1);
+  WorldResult res = run_world(world_options(3, 2), [&](RankEnv& env) {
+    const at::TensorOptions opts = at::TensorOptions().dtype(at::kDouble).device(env.device());
+    at::Tensor t = at::full({2}, double(env.rank() + 1), opts).requires_grad_();
+    env.comm().all_reduce_sum(t);
+    reduced[env.rank()] = t.sum().item<double>();
+    at::Tensor b = at::full({2}, double(env.rank() + 10), opts).requires_grad_();
+    env.comm().broadcast(b, 2);
+    broadcast[env.rank()] = b.sum().item<double>();
+    double sum = 0;
+    env.comm().all_gather(b, {2, 2, 2}, [&](int64_t, const at::Tensor& p) {
+      EXPECT_FALSE(p.requires_grad());
+      sum += p.sum().item<double>();
+    });
+    gathered[env.rank()] = sum;
+    EXPECT_TRUE(t.requires_grad());
+  });
+  ASSERT_TRUE(res.ok()) << res;
+  for (int64_t r = 0; r < 3; ++r) {
+    EXPECT_EQ(reduced[r], 12.0);
+    EXPECT_EQ(broadcast[r], 24.0);
+    EXPECT_EQ(gathered[r], 72.0);
+  }
+}
+
 TEST(CommOnMeshes, AMeshOverSomeRanksInAnyOrder) {
   // A 2x2 mesh over world ranks {5, 1, 4, 2} of a 6-rank world; ranks 0 and 3
   // take no part. The source of distribute-like data is the mesh's first rank.
