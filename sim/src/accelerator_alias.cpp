@@ -17,16 +17,6 @@
 namespace shardsim::sim::detail {
 namespace {
 
-// A CPU tensor over a device tensor's StorageImpl. Only the reported device
-// differs from an ordinary TensorImpl (device_opt_ is protected, hence the subclass).
-class HostAliasImpl final : public c10::TensorImpl {
- public:
-  HostAliasImpl(c10::Storage storage, caffe2::TypeMeta dtype)
-      : c10::TensorImpl(std::move(storage), c10::DispatchKeySet(c10::DispatchKey::CPU), dtype) {
-    device_opt_ = c10::Device(c10::kCPU);
-  }
-};
-
 bool on_simulated_device(const at::Tensor& t) {
   return t.defined() && t.device().type() == c10::DeviceType::PrivateUse1;
 }
@@ -49,17 +39,25 @@ at::Tensor device_tensor_over(c10::Storage storage, const at::Tensor& host) {
   return at::Tensor(std::move(impl));
 }
 
+// A CPU tensor over `host_storage` (CPU-tagged, over `device`'s memory) with
+// `device`'s view metadata.
 at::Tensor make_host_alias(const at::Tensor& device, c10::Storage host_storage) {
-  auto impl = c10::make_intrusive<HostAliasImpl>(std::move(host_storage), device.dtype());
+  auto impl = c10::make_intrusive<c10::TensorImpl>(
+      std::move(host_storage), c10::DispatchKeySet(c10::DispatchKey::CPU), device.dtype());
   copy_view_metadata(device, *impl);
   return at::Tensor(std::move(impl));
 }
 
-// A device tensor with the same values as `host`, in fresh device memory.
+// A device tensor with the same values as `host`, in fresh device memory
+// (host's strides where they are dense, else contiguous).
 at::Tensor copy_to_device(const at::Tensor& host, c10::DeviceIndex index) {
-  at::Tensor copy = at::detail::empty_strided_generic(
-      host.sizes(), host.strides(), allocator_for(index),
-      c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), host.scalar_type());
+  const c10::DispatchKeySet keys(c10::DispatchKey::PrivateUse1);
+  at::Tensor copy =
+      host.is_non_overlapping_and_dense()
+          ? at::detail::empty_strided_generic(host.sizes(), host.strides(), allocator_for(index),
+                                              keys, host.scalar_type())
+          : at::detail::empty_generic(host.sizes(), allocator_for(index), keys, host.scalar_type(),
+                                      c10::nullopt);
   make_host_alias(copy, make_host_alias_storage(copy.storage())).copy_(host);
   return copy;
 }

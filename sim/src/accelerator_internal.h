@@ -1,9 +1,9 @@
 // Internals of the simulated accelerator shared by its translation units.
 //
 // Vocabulary: a "device tensor" lives on a simulated device (PrivateUse1); a
-// "host alias" is a CPU tensor that shares a device tensor's StorageImpl, so a
-// CPU kernel reads and writes the device memory in place (the memory is host
-// memory anyway). Kernels run on host aliases; their results are "re-homed":
+// "host alias" is a CPU tensor over the same memory (through a CPU StorageImpl
+// of its own), so a CPU kernel reads and writes the device memory in place (the
+// memory is host memory anyway). Kernels run on host aliases; their results are "re-homed":
 // made device tensors again, without a copy where the result owns its memory.
 //
 // Every static registration lives in accelerator.cpp, which references the

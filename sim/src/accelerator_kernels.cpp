@@ -63,8 +63,8 @@ at::Tensor empty_strided(c10::SymIntArrayRef size, c10::SymIntArrayRef stride,
 // because the simulated device is synchronous.
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blocking) {
   TORCH_CHECK(is_host_or_device(self) && is_host_or_device(dst),
-              "simulated device copy supports cpu and privateuseone tensors, got ",
-              self.device(), " -> ", dst.device());
+              "simulated device copy supports cpu and privateuseone tensors, got ", self.device(),
+              " -> ", dst.device());
   DeviceArgs args;
   at::Tensor host_dst = args.to_host(dst, /*cpu_allowed=*/true);
   host_dst.copy_(args.to_host(self, /*cpu_allowed=*/true));

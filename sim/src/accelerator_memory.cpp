@@ -60,11 +60,12 @@ c10::DataPtr allocate_block(size_t nbytes, c10::Device device, c10::DeviceIndex 
 // (resize_ of an out= argument), moved to the device afterwards.
 class SimulatedAllocator final : public c10::Allocator {
  public:
-  SimulatedAllocator(c10::DeviceIndex index, bool host_side) : index_(index), host_side_(host_side) {}
+  SimulatedAllocator(c10::DeviceIndex index, bool host_side)
+      : index_(index), host_side_(host_side) {}
 
   c10::DataPtr allocate(size_t nbytes) const override {
-    const c10::Device device = host_side_ ? c10::Device(c10::kCPU)
-                                          : c10::Device(c10::DeviceType::PrivateUse1, index_);
+    const c10::Device device =
+        host_side_ ? c10::Device(c10::kCPU) : c10::Device(c10::DeviceType::PrivateUse1, index_);
     return allocate_block(nbytes, device, index_);
   }
 

@@ -7,11 +7,11 @@
 #include "shardsim/sim/accelerator.h"
 
 #include <chrono>
-#include <cstring>
 #include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -48,7 +48,9 @@ class AcceleratorTest : public ::testing::Test {
     ensure_simulated_accelerator();
     baseline_ = simulated_bytes_in_use();
   }
-  void TearDown() override { EXPECT_EQ(simulated_bytes_in_use(), baseline_) << "device memory leaked"; }
+  void TearDown() override {
+    EXPECT_EQ(simulated_bytes_in_use(), baseline_) << "device memory leaked";
+  }
 
   int64_t baseline_ = 0;
 };
@@ -62,7 +64,9 @@ void expect_same_on_device(const at::Tensor& device_result, const at::Tensor& cp
   const at::Tensor back = device_result.cpu();
   EXPECT_EQ(back.scalar_type(), cpu_result.scalar_type()) << what;
   EXPECT_EQ(back.sizes(), cpu_result.sizes()) << what;
-  EXPECT_TRUE(at::equal(back, cpu_result)) << what << "\ndevice:\n" << back << "\ncpu:\n" << cpu_result;
+  EXPECT_TRUE(at::equal(back, cpu_result)) << what << "\ndevice:\n"
+                                           << back << "\ncpu:\n"
+                                           << cpu_result;
 }
 
 // --- placement ----------------------------------------------------------------
@@ -158,9 +162,18 @@ TEST_F(AcceleratorTest, BinaryOpsMatchCpu) {
       {"sum", [](const at::Tensor& x, const at::Tensor&) { return x.sum(); }},
       {"sum dim", [](const at::Tensor& x, const at::Tensor&) { return x.sum(1); }},
       {"mean", [](const at::Tensor& x, const at::Tensor&) { return x.mean(0); }},
-      {"cat 0", [](const at::Tensor& x, const at::Tensor& y) { return at::cat({x, y}, 0); }},
-      {"cat 1", [](const at::Tensor& x, const at::Tensor& y) { return at::cat({x, y}, 1); }},
-      {"stack", [](const at::Tensor& x, const at::Tensor& y) { return at::stack({x, y}); }},
+      {"cat 0",
+       [](const at::Tensor& x, const at::Tensor& y) {
+         return at::cat({x, y}, 0);
+       }},
+      {"cat 1",
+       [](const at::Tensor& x, const at::Tensor& y) {
+         return at::cat({x, y}, 1);
+       }},
+      {"stack",
+       [](const at::Tensor& x, const at::Tensor& y) {
+         return at::stack({x, y});
+       }},
       {"eq", [](const at::Tensor& x, const at::Tensor& y) { return x.eq(y); }},
       {"lt", [](const at::Tensor& x, const at::Tensor& y) { return x < y; }},
       {"gt scalar", [](const at::Tensor& x, const at::Tensor&) { return x > 0; }},
@@ -184,26 +197,24 @@ TEST_F(AcceleratorTest, BinaryOpsMatchCpu) {
       {"to bf16", [](const at::Tensor& x, const at::Tensor&) { return x.to(at::kBFloat16); }},
       {"to half", [](const at::Tensor& x, const at::Tensor&) { return x.to(at::kHalf); }},
       {"to int", [](const at::Tensor& x, const at::Tensor&) { return (x * 10).to(at::kInt); }},
-      {"max values",
-       [](const at::Tensor& x, const at::Tensor&) { return std::get<0>(x.max(1)); }},
-      {"max indices",
-       [](const at::Tensor& x, const at::Tensor&) { return std::get<1>(x.max(1)); }},
+      {"max values", [](const at::Tensor& x, const at::Tensor&) { return std::get<0>(x.max(1)); }},
+      {"max indices", [](const at::Tensor& x, const at::Tensor&) { return std::get<1>(x.max(1)); }},
       {"sort values",
        [](const at::Tensor& x, const at::Tensor&) { return std::get<0>(x.sort(1)); }},
       {"topk indices",
        [](const at::Tensor& x, const at::Tensor&) { return std::get<1>(x.topk(2)); }},
-      {"masked_select", [](const at::Tensor& x, const at::Tensor&) { return x.masked_select(x > 0); }},
+      {"masked_select",
+       [](const at::Tensor& x, const at::Tensor&) { return x.masked_select(x > 0); }},
       {"nonzero", [](const at::Tensor& x, const at::Tensor&) { return (x > 0).nonzero(); }},
-      {"split last",
-       [](const at::Tensor& x, const at::Tensor&) { return x.split(2, 1).back(); }},
+      {"split last", [](const at::Tensor& x, const at::Tensor&) { return x.split(2, 1).back(); }},
       {"unbind", [](const at::Tensor& x, const at::Tensor&) { return x.unbind(0)[3]; }},
       {"chunk", [](const at::Tensor& x, const at::Tensor&) { return x.chunk(2, 0)[1]; }},
       {"repeat", [](const at::Tensor& x, const at::Tensor&) { return x.repeat({2, 1}); }},
       {"expand+contig",
-       [](const at::Tensor& x, const at::Tensor&) {
-         return x.select(0, 0).expand({3, 5}).contiguous();
-       }},
-      {"pad", [](const at::Tensor& x, const at::Tensor&) { return at::constant_pad_nd(x, {1, 1}); }},
+       [](const at::Tensor& x,
+          const at::Tensor&) { return x.select(0, 0).expand({3, 5}).contiguous(); }},
+      {"pad",
+       [](const at::Tensor& x, const at::Tensor&) { return at::constant_pad_nd(x, {1, 1}); }},
   };
   const at::Tensor da = a.to(simulated_device(2));
   const at::Tensor db = b.to(simulated_device(2));
@@ -226,9 +237,9 @@ TEST_F(AcceleratorTest, ScalarResultsMatchCpu) {
 
 TEST_F(AcceleratorTest, DtypesRoundTripAndComputeLikeCpu) {
   const at::Tensor base = seeded_randn({2, 6}, 4);
-  for (const at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf,
-                                     at::kComplexFloat, at::kComplexDouble, at::kBool, at::kInt,
-                                     at::kLong, at::kByte, at::kChar, at::kShort}) {
+  for (const at::ScalarType dtype :
+       {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf, at::kComplexFloat, at::kComplexDouble,
+        at::kBool, at::kInt, at::kLong, at::kByte, at::kChar, at::kShort}) {
     const std::string what = c10::toString(dtype);
     const at::Tensor a = (dtype == at::kBool) ? (base > 0) : (base * 7).to(dtype);
     const at::Tensor d = a.to(simulated_device(1));
@@ -241,7 +252,8 @@ TEST_F(AcceleratorTest, DtypesRoundTripAndComputeLikeCpu) {
       expect_same_on_device(d + d, a + a, 1, what + " add");
       expect_same_on_device(d.sum(1), a.sum(1), 1, what + " sum");
     }
-    expect_same_on_device(at::zeros_like(d).fill_(1), at::zeros_like(a).fill_(1), 1, what + " fill_");
+    expect_same_on_device(at::zeros_like(d).fill_(1), at::zeros_like(a).fill_(1), 1,
+                          what + " fill_");
     expect_same_on_device(d == d, a == a, 1, what + " eq");
   }
 }
@@ -288,10 +300,10 @@ TEST_F(AcceleratorTest, ViewsWriteThroughToTheirBase) {
   base.view({12}).narrow(0, 6, 2).add_(at::ones({2}, on(0)));  // in place on a view
   EXPECT_EQ(raw_floats(base), floats({0, 9, 2, 1, 0, -1, 2, 8, 0, 0, -1, 4}));
 
-  for (const at::Tensor& v : {base.narrow(0, 1, 2), base.view({12}), base.reshape({6, 2}),
-                              base.as_strided({2}, {1}), base.view({12}).unfold(0, 3, 3),
-                              base.select(0, 1), base.transpose(0, 1), base.unsqueeze(0),
-                              base.expand({2, 4, 3}), base.flatten(), base[2], base.squeeze()}) {
+  for (const at::Tensor& v :
+       {base.narrow(0, 1, 2), base.view({12}), base.reshape({6, 2}), base.as_strided({2}, {1}),
+        base.view({12}).unfold(0, 3, 3), base.select(0, 1), base.transpose(0, 1), base.unsqueeze(0),
+        base.expand({2, 4, 3}), base.flatten(), base[2], base.squeeze()}) {
     EXPECT_TRUE(v.is_alias_of(base));
     EXPECT_EQ(v.device(), simulated_device(0));
   }
@@ -512,6 +524,40 @@ TEST_F(AcceleratorTest, AutogradFollowsDeviceTensors) {
   }
 }
 
+TEST_F(AcceleratorTest, ThreadsWorkOnTheirOwnDevicesAtOnce) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(4);
+  for (int rank = 0; rank < 4; ++rank) {
+    threads.emplace_back([rank, &failures] {
+      try {
+        const at::Tensor a = seeded_randn({6, 5}, 100 + rank);
+        const at::Tensor d = a.to(simulated_device(rank));
+        at::Tensor gathered = at::empty({12, 5}, on(rank));
+        for (int i = 0; i < 200; ++i) {
+          gathered.narrow(0, 0, 6).copy_(d * 2);
+          gathered.narrow(0, 6, 6).copy_(a + 1);
+        }
+        const at::Tensor expected = at::cat({a * 2, a + 1});
+        if (!at::equal(gathered.cpu(), expected)) failures[rank] = "values differ";
+        if (gathered.device() != simulated_device(rank)) failures[rank] = "wrong device";
+      } catch (const std::exception& e) {
+        failures[rank] = e.what();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int rank = 0; rank < 4; ++rank) EXPECT_EQ(failures[rank], "") << "thread " << rank;
+}
+
+TEST_F(AcceleratorTest, ExpandedAndStridedSourcesCopyToDenseDeviceTensors) {
+  const at::Tensor row = at::tensor({1.f, 2.f, 3.f});
+  const at::Tensor d = row.expand({2, 3}).to(simulated_device(0));
+  EXPECT_EQ(raw_floats(d.contiguous()), floats({1, 2, 3, 1, 2, 3}));
+  const at::Tensor t = at::arange(6, at::kFloat).view({2, 3}).t().to(simulated_device(0));
+  EXPECT_EQ(raw_floats(t.contiguous()), floats({0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(raw_floats(t.clone(at::MemoryFormat::Contiguous)), floats({0, 3, 1, 4, 2, 5}));
+}
+
 // --- cost ------------------------------------------------------------------------
 
 // Prints the per-op cost of a small add on CPU and on a simulated device, for
@@ -529,7 +575,8 @@ TEST_F(AcceleratorTest, PerOpCostOfSmallAdd) {
     for (int round = 0; round < 3; ++round) {
       const auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < kIters; ++i) r = x + y;
-      const std::chrono::duration<double, std::micro> took = std::chrono::steady_clock::now() - start;
+      const std::chrono::duration<double, std::micro> took =
+          std::chrono::steady_clock::now() - start;
       best = std::min(best, took.count() / kIters);
     }
     std::cout << "[ cost     ] 3x3x3 add on " << what << ": " << best << " us/op (best of 3 x "

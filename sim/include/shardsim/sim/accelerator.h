@@ -9,6 +9,12 @@
 //
 // Device indices are local (0..kMaxSimulatedDeviceIndex; c10::DeviceIndex is
 // int8_t in libtorch 1.13): map ranks to a local index, never the global rank.
+// Always name the index: an index-less privateuseone device means the calling
+// thread's current device, which every fiber of the thread shares.
+//
+// Limits: strided layout only (no sparse, quantized or pinned tensors);
+// random ops draw from the CPU generators; work is synchronous, so streams and
+// events are trivially complete and non_blocking copies are ordinary copies.
 #pragma once
 
 #include <c10/core/Device.h>
