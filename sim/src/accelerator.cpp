@@ -1,9 +1,9 @@
-// The simulated accelerator's public functions and every static registration
-// with ATen. They share this translation unit on purpose: a static library only
+// The simulated accelerator's public functions and its registration with ATen.
+// They share this translation unit on purpose: a static library only
 // contributes the objects something references, so whoever calls any public
-// function here also gets the allocator, guard, kernels and fallback (no
-// --whole-archive), and this file's references pull in the other accelerator
-// objects.
+// function here also gets the load-time registration of the allocator, guard,
+// kernels and fallback (no --whole-archive), and this file's references pull
+// in the other accelerator objects.
 #include "shardsim/sim/accelerator.h"
 
 #include <torch/library.h>
@@ -14,33 +14,62 @@
 namespace shardsim::sim {
 namespace {
 
-const c10::impl::DeviceGuardImplRegistrar g_guard_registrar(c10::DeviceType::PrivateUse1,
-                                                            detail::make_guard_impl());
+// Libraries are never destroyed: destroying one deregisters its kernels.
+torch::Library* new_library(const char* ns, c10::DispatchKey key) {
+  return new torch::Library(torch::Library::IMPL, ns, key, __FILE__, __LINE__);
+}
 
-const bool g_allocator_registered = [] {
-  c10::SetAllocator(c10::DeviceType::PrivateUse1, detail::current_device_allocator());
-  return true;
-}();
+// Registers everything, in order: the host-kernel routing must come after
+// this module's own kernels, which it skips.
+int64_t register_with_aten() {
+  using namespace detail;
+  static const c10::impl::DeviceGuardImplRegistrar guard(c10::DeviceType::PrivateUse1,
+                                                         make_guard_impl());
+  c10::SetAllocator(c10::DeviceType::PrivateUse1, current_device_allocator());
 
-// How many ops run their CPU kernel instead of a composite (defined at the end).
-int64_t host_kernel_count();
+  // Plain function pointers, not TORCH_FN: GCC's sanitizers make TORCH_FN's
+  // compile-time null check non-constant, and one indirect call is noise here.
+  torch::Library& kernels = *new_library("aten", c10::DispatchKey::PrivateUse1);
+  kernels.impl("empty.memory_format", &empty_memory_format);
+  kernels.impl("empty_strided", &empty_strided);
+  kernels.impl("_copy_from", &copy_from);
+  kernels.impl("_copy_from_and_resize", &copy_from_and_resize);
+  kernels.impl("resize_", &resize_);
+  kernels.impl("as_strided", &as_strided);
+  kernels.impl("view", &view);
+  kernels.impl("_reshape_alias", &reshape_alias);
+  kernels.impl("unfold", &unfold);
+  kernels.impl("view_as_real", &view_as_real);
+  kernels.impl("view_as_complex", &view_as_complex);
+  kernels.impl("set_.source_Storage", &set_storage);
+  kernels.impl("set_.source_Storage_storage_offset", &set_storage_offset);
+  kernels.impl("set_.source_Tensor", &set_tensor);
+  kernels.impl("set_", &set_empty);
+  kernels.impl("index.Tensor", &index_tensor);
+  kernels.impl("convolution_overrideable", &convolution_overrideable);
+  kernels.impl("convolution_backward_overrideable", &convolution_backward_overrideable);
+
+  // copy_ hands copies to or from an unknown device to _copy_from, which the
+  // conjugate and negative fallbacks do not let through: they would materialise
+  // a conjugated source with clone, which copies through _copy_from again,
+  // forever. Our _copy_from honours both bits (the CPU copy on host aliases
+  // does), so let it through.
+  for (const c10::DispatchKey bit : {c10::DispatchKey::Conjugate, c10::DispatchKey::Negative}) {
+    torch::Library& passthrough = *new_library("aten", bit);
+    passthrough.impl("_copy_from", torch::CppFunction::makeFallthrough());
+    passthrough.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+  }
+
+  new_library("_", c10::DispatchKey::PrivateUse1)
+      ->fallback(torch::CppFunction::makeFromBoxedFunction<&simulated_fallback>());
+  return register_host_kernels();
+}
 
 }  // namespace
 
 void ensure_simulated_accelerator() {
-  // Registration happened during static initialisation of this object; calling
-  // this function is what links it. Check it took, once.
-  static const bool ready = [] {
-    SHARDSIM_CHECK(g_allocator_registered && c10::GetAllocator(c10::DeviceType::PrivateUse1) ==
-                                                 detail::current_device_allocator(),
-                   "simulated accelerator: the PrivateUse1 allocator is not ours");
-    SHARDSIM_CHECK(c10::impl::hasDeviceGuardImpl(c10::DeviceType::PrivateUse1),
-                   "simulated accelerator: no device guard registered for PrivateUse1");
-    SHARDSIM_CHECK(host_kernel_count() > 0,
-                   "simulated accelerator: no op was routed to its CPU kernel");
-    return true;
-  }();
-  (void)ready;
+  static const int64_t host_kernels = register_with_aten();
+  SHARDSIM_CHECK(host_kernels > 0, "simulated accelerator: no op was routed to its CPU kernel");
 }
 
 c10::Device simulated_device(int64_t index) {
@@ -55,58 +84,11 @@ bool is_simulated_device(const c10::Device& d) { return d.type() == c10::DeviceT
 
 int64_t simulated_bytes_in_use() { return detail::bytes_in_use(); }
 
-}  // namespace shardsim::sim
-
-// Plain function pointers, not TORCH_FN: GCC's sanitizers make TORCH_FN's
-// compile-time null check non-constant, and one indirect call is noise here.
-TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  using namespace shardsim::sim::detail;
-  m.impl("empty.memory_format", &empty_memory_format);
-  m.impl("empty_strided", &empty_strided);
-  m.impl("_copy_from", &copy_from);
-  m.impl("_copy_from_and_resize", &copy_from_and_resize);
-  m.impl("resize_", &resize_);
-  m.impl("as_strided", &as_strided);
-  m.impl("view", &view);
-  m.impl("_reshape_alias", &reshape_alias);
-  m.impl("unfold", &unfold);
-  m.impl("view_as_real", &view_as_real);
-  m.impl("view_as_complex", &view_as_complex);
-  m.impl("set_.source_Storage", &set_storage);
-  m.impl("set_.source_Storage_storage_offset", &set_storage_offset);
-  m.impl("set_.source_Tensor", &set_tensor);
-  m.impl("set_", &set_empty);
-  m.impl("index.Tensor", &index_tensor);
-  m.impl("convolution_overrideable", &convolution_overrideable);
-  m.impl("convolution_backward_overrideable", &convolution_backward_overrideable);
-}
-
-// copy_ hands copies to or from an unknown device to _copy_from, which the
-// conjugate and negative fallbacks do not let through: they would materialise a
-// conjugated source with clone, which copies through _copy_from again, forever.
-// Our _copy_from honours both bits (the CPU copy on host aliases does), so let it through.
-TORCH_LIBRARY_IMPL(aten, Conjugate, m) {
-  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
-  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
-}
-
-TORCH_LIBRARY_IMPL(aten, Negative, m) {
-  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
-  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
-}
-
-TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
-  m.fallback(
-      torch::CppFunction::makeFromBoxedFunction<&shardsim::sim::detail::simulated_fallback>());
-}
-
-namespace shardsim::sim {
 namespace {
 
-// After the registrations above (same translation unit: initialised in order).
-const int64_t g_host_kernel_count = detail::register_host_kernels();
-
-int64_t host_kernel_count() { return g_host_kernel_count; }
+// Registers at load time too, so that code which only names PrivateUse1
+// devices works once anything here is linked.
+const bool g_registered_at_load = (ensure_simulated_accelerator(), true);
 
 }  // namespace
 }  // namespace shardsim::sim

@@ -13,7 +13,7 @@ namespace shardsim::sim::detail {
 
 int64_t register_host_kernels() {
   // Never destroyed: destroying a Library deregisters its kernels.
-  static torch::Library* const library = new torch::Library(
+  torch::Library* const library = new torch::Library(
       torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__, __LINE__);
   c10::Dispatcher& dispatcher = c10::Dispatcher::singleton();
   const std::string aten = "aten::";

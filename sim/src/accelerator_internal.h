@@ -6,8 +6,8 @@
 // memory is host memory anyway). Kernels run on host aliases; their results are "re-homed":
 // made device tensors again, without a copy where the result owns its memory.
 //
-// Every static registration lives in accelerator.cpp, which references the
-// kernels declared here, so linking any public function pulls in all of them.
+// All registration happens in accelerator.cpp, which references the kernels
+// declared here, so linking any public function pulls in all of them.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -114,7 +114,8 @@ void simulated_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack)
 
 // Routes every aten op that has a CPU kernel and a composite one, and no
 // simulated-device kernel yet, to the fallback. Returns how many it routed.
-// REQUIRES: called once, after this module's own kernel registrations.
+// REQUIRES: called once (ensure_simulated_accelerator), after this module's
+// own kernel registrations.
 int64_t register_host_kernels();
 
 // --- native kernels (accelerator_kernels.cpp) ----------------------------------
