@@ -264,6 +264,21 @@ TEST(FiberWorld, WorldsRunOneAfterTheOtherAndSideBySide) {
   }
 }
 
+// Uses about `depth` KiB of stack.
+int deep(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  return depth == 0 ? frame[0] : deep(depth - 1) + frame[0];
+}
+
+TEST(FiberWorldDeathTest, AStackOverflowHitsTheGuardPage) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  WorldOptions o = world_options(2);
+  o.stacks = StackKind::kProtected;
+  o.stack_bytes = 32 * 1024;
+  EXPECT_DEATH(run_world(o, [](RankEnv& env) { deep(256 + env.rank()); }), "");
+}
+
 TEST(FiberWorld, RejectsOptionsOutOfRange) {
   WorldOptions o = world_options(0);
   EXPECT_THROW(FiberWorld{o}, InvalidArgument);

@@ -67,7 +67,8 @@ struct WorldOptions {
 };
 
 // What one rank of a world sees: its rank, the world group, its data streams,
-// its device and virtual time. Valid only inside the body, on its own fiber.
+// its device and virtual time. Valid only inside the body, on its own fiber
+// (so are the Comm objects it hands out, sub-groups included).
 class RankEnv {
  public:
   RankEnv(const RankEnv&) = delete;
