@@ -55,9 +55,6 @@ bool Op::piece_needed(int64_t i) const {
   }
 }
 
-namespace {
-
-// A tensor on `device` reading `t`'s memory, which it keeps alive.
 at::Tensor view_on_device(const at::Tensor& t, c10::Device device) {
   if (t.numel() == 0) return at::empty(t.sizes(), t.options().device(device));
   at::Tensor keep = t;
@@ -68,8 +65,6 @@ at::Tensor view_on_device(const at::Tensor& t, c10::Device device) {
       .target_device(device)
       .make_tensor();
 }
-
-}  // namespace
 
 const at::Tensor& Op::gathered_on(int64_t src, c10::Device device) {
   auto it = views.begin();

@@ -83,6 +83,11 @@ struct Op {
   bool piece_needed(int64_t i) const;
 };
 
+// A tensor on `device` reading `t`'s memory (which it keeps alive): every
+// fiber device is host memory, so a piece needs no copy to be seen from
+// another device.
+at::Tensor view_on_device(const at::Tensor& t, c10::Device device);
+
 // Fingerprint hash used in the trace: kind, dtype, root and sizes.
 uint64_t fingerprint_hash(const Fingerprint& fp);
 
