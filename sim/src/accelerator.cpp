@@ -8,15 +8,22 @@
 
 #include <torch/library.h>
 
+#include <memory>
+#include <vector>
+
 #include "accelerator_internal.h"
 #include "shardsim/core/error.h"
 
 namespace shardsim::sim {
 namespace {
 
-// Libraries are never destroyed: destroying one deregisters its kernels.
+// Libraries are never destroyed (destroying one deregisters its kernels, and
+// tensors may outlive static destruction); a static holder keeps them reachable.
 torch::Library* new_library(const char* ns, c10::DispatchKey key) {
-  return new torch::Library(torch::Library::IMPL, ns, key, __FILE__, __LINE__);
+  static auto* const libraries = new std::vector<std::unique_ptr<torch::Library>>();
+  libraries->push_back(
+      std::make_unique<torch::Library>(torch::Library::IMPL, ns, key, __FILE__, __LINE__));
+  return libraries->back().get();
 }
 
 // Registers everything, in order: the host-kernel routing must come after
@@ -62,7 +69,7 @@ int64_t register_with_aten() {
 
   new_library("_", c10::DispatchKey::PrivateUse1)
       ->fallback(torch::CppFunction::makeFromBoxedFunction<&simulated_fallback>());
-  return register_host_kernels();
+  return register_host_kernels(*new_library("aten", c10::DispatchKey::PrivateUse1));
 }
 
 }  // namespace

@@ -11,10 +11,7 @@
 
 namespace shardsim::sim::detail {
 
-int64_t register_host_kernels() {
-  // Never destroyed: destroying a Library deregisters its kernels.
-  torch::Library* const library = new torch::Library(
-      torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__, __LINE__);
+int64_t register_host_kernels(torch::Library& library) {
   c10::Dispatcher& dispatcher = c10::Dispatcher::singleton();
   const std::string aten = "aten::";
   int64_t registered = 0;
@@ -30,8 +27,8 @@ int64_t register_host_kernels() {
     }
     std::string impl_name = name.name.substr(aten.size());
     if (!name.overload_name.empty()) impl_name += "." + name.overload_name;
-    library->impl(impl_name.c_str(),
-                  torch::CppFunction::makeFromBoxedFunction<&simulated_fallback>());
+    library.impl(impl_name.c_str(),
+                 torch::CppFunction::makeFromBoxedFunction<&simulated_fallback>());
     ++registered;
   }
   return registered;

@@ -21,6 +21,10 @@
 #include <cstdint>
 #include <tuple>
 
+namespace torch {
+class Library;
+}  // namespace torch
+
 namespace shardsim::sim::detail {
 
 // --- memory (accelerator_memory.cpp) -----------------------------------------
@@ -113,10 +117,11 @@ void simulated_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack)
 // --- host kernels (accelerator_host_kernels.cpp) -------------------------------
 
 // Routes every aten op that has a CPU kernel and a composite one, and no
-// simulated-device kernel yet, to the fallback. Returns how many it routed.
+// simulated-device kernel yet, to the fallback, through `library` (an IMPL
+// library for aten on PrivateUse1). Returns how many it routed.
 // REQUIRES: called once (ensure_simulated_accelerator), after this module's
 // own kernel registrations.
-int64_t register_host_kernels();
+int64_t register_host_kernels(torch::Library& library);
 
 // --- native kernels (accelerator_kernels.cpp) ----------------------------------
 
