@@ -62,6 +62,20 @@ std::shared_ptr<Comm> Comm::mesh_group(const DeviceMesh& mesh, int64_t dim) {
   return subgroup(mesh.group_ranks(me, dim));
 }
 
+at::Tensor Comm::all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) {
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  at::Tensor out;
+  int64_t offset = 0;
+  all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
+    if (!out.defined()) out = at::empty({total}, input.options());
+    if (counts[src] > 0) out.narrow(0, offset, counts[src]).copy_(piece);
+    offset += counts[src];
+  });
+  if (!out.defined()) out = at::empty({total}, input.options());
+  return out;
+}
+
 at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
                           const std::vector<int64_t>& sizes_along_dim) {
   const int64_t n = comm.size();
@@ -78,26 +92,28 @@ at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
     if (d != dim) slab *= local.size(d);
   }
   std::vector<int64_t> counts(n);
-  std::vector<int64_t> offsets(n);
   int64_t total = 0;
   for (int64_t r = 0; r < n; ++r) {
     counts[r] = sizes_along_dim[r] * slab;
-    offsets[r] = total;
     total += sizes_along_dim[r];
   }
-  const at::Tensor input = local.contiguous();
   std::vector<int64_t> out_shape(local.sizes().begin(), local.sizes().end());
   out_shape[dim] = total;
-  at::Tensor out;
-  comm.all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
-    if (!out.defined()) out = at::empty(out_shape, local.options());
-    if (sizes_along_dim[src] == 0) return;
+  const at::Tensor flat = comm.all_gather_flat(local.contiguous(), counts);
+  // Along dim 0 (or with every earlier dim of size 1) the concatenation is
+  // already laid out: no further copy.
+  bool leading = true;
+  for (int64_t d = 0; d < dim; ++d) leading = leading && local.size(d) == 1;
+  if (leading) return flat.view(out_shape);
+  std::vector<at::Tensor> pieces;
+  int64_t offset = 0;
+  for (int64_t r = 0; r < n; ++r) {
     std::vector<int64_t> piece_shape = out_shape;
-    piece_shape[dim] = sizes_along_dim[src];
-    out.narrow(dim, offsets[src], sizes_along_dim[src]).copy_(piece.view(piece_shape));
-  });
-  if (!out.defined()) out = at::empty(out_shape, local.options());
-  return out;
+    piece_shape[dim] = sizes_along_dim[r];
+    pieces.push_back(flat.narrow(0, offset, counts[r]).view(piece_shape));
+    offset += counts[r];
+  }
+  return at::cat(pieces, dim);
 }
 
 }  // namespace shardsim

@@ -63,23 +63,22 @@ at::Tensor gather_sharded_tensor(const ShardedTensor& st, Comm& comm, const std:
   at::Tensor input = mine.empty() ? at::empty({0}, at::TensorOptions().dtype(st.dtype()))
                                   : (mine.size() == 1 ? mine[0].contiguous() : at::cat(mine));
 
-  at::Tensor out;
-  comm.all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
-    if (!out.defined()) out = at::empty(st.size(), at::TensorOptions().dtype(st.dtype()).device(out_device));
-    int64_t offset = 0;
-    for (const ShardMetadata* m : owned[src]) {
+  const at::Tensor flat = comm.all_gather_flat(input, counts);
+  at::Tensor out = at::empty(st.size(), at::TensorOptions().dtype(st.dtype()).device(out_device));
+  int64_t offset = 0;
+  for (int64_t g = 0; g < n; ++g) {
+    for (const ShardMetadata* m : owned[g]) {
       const int64_t numel = numel_of(m->sizes);
       if (numel > 0) {
         at::Tensor dst = out;
         for (size_t d = 0; d < m->sizes.size(); ++d) {
           dst = dst.narrow(static_cast<int64_t>(d), m->offsets[d], m->sizes[d]);
         }
-        dst.copy_(piece.narrow(0, offset, numel).view(m->sizes));
+        dst.copy_(flat.narrow(0, offset, numel).view(m->sizes));
       }
       offset += numel;
     }
-  });
-  if (!out.defined()) out = at::empty(st.size(), at::TensorOptions().dtype(st.dtype()).device(out_device));
+  }
   return out;
 }
 

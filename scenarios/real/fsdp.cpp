@@ -78,7 +78,12 @@ void check_all_on(ScenarioContext& ctx, const Value& v, c10::Device device, cons
 }
 
 void fsdp_transformer_adam(ScenarioContext& ctx) {
-  const Mapping full = train_state(ctx.shared());
+  // Every rank builds the same state; on fibers it is built once per run.
+  const Value full_value = ctx.memo("fsdp_transformer_adam/train_state", [&] {
+    Random rng = ctx.shared_from_start();
+    return Value(train_state(rng));
+  });
+  const Mapping& full = full_value.mapping();
   const DeviceMesh mesh = ctx.mesh_1d();
   const Value sharded = shard_tree(ctx, tree_to(full, ctx.device()), mesh, {Placement::shard(0)});
 

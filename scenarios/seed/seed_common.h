@@ -11,8 +11,8 @@ namespace shardsim::scenarios {
 // The full tensor a Shard(0) DTensor gathers to when every rank r drew its
 // float32 local of `shape` as the (draws_before+1)-th draw of that shape from
 // its data stream: rebuilt for every rank from the data seed, concatenated
-// along dim 0 with plain ATen on CPU.
-at::Tensor oracle_gather_dim0(const ScenarioContext& ctx, const Shape& shape, int64_t draws_before);
+// along dim 0 with plain ATen on CPU (once per run, shared by the ranks).
+at::Tensor oracle_gather_dim0(ScenarioContext& ctx, const Shape& shape, int64_t draws_before);
 
 void register_seed_gather_scenarios(ScenarioRegistry& r);
 void register_seed_cpu_state_dict_scenarios(ScenarioRegistry& r);

@@ -30,9 +30,10 @@ class FiberBackend : public Backend {
     config.backend = "fiber";
 
     std::vector<RankRun> runs(static_cast<size_t>(spec.world));
+    RunCache cache;
     const sim::WorldResult world = sim::run_world(options, [&](sim::RankEnv& env) {
       std::shared_ptr<HostMemory> host = make_host_memory();
-      RankRun run = run_rank(scenario, env.comm(), *host, config);
+      RankRun run = run_rank(scenario, env.comm(), *host, config, &cache);
       runs[static_cast<size_t>(env.rank())] = run;
       if (!run.ok) throw Error(run.message);
     });

@@ -42,9 +42,10 @@ Outcome parse_outcome(const std::string& word) {
   throw InvalidArgument("unknown outcome '" + word + "' (expected one of " + names + ")");
 }
 
-RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host, const ScenarioConfig& config) {
+RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host, const ScenarioConfig& config,
+                 RunCache* cache) {
   RankRun out;
-  ScenarioContext ctx(comm, host, config);
+  ScenarioContext ctx(comm, host, config, cache);
   bool assertion = false;
   std::string message;
   try {

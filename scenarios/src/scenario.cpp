@@ -9,12 +9,26 @@
 
 namespace shardsim::scenarios {
 
-ScenarioContext::ScenarioContext(Comm& comm, HostMemory& host, const ScenarioConfig& config)
+Value RunCache::get(const std::string& key, const std::function<Value()>& compute) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = values_.find(key);
+  if (it == values_.end()) it = values_.emplace(key, compute()).first;
+  return it->second;
+}
+
+ScenarioContext::ScenarioContext(Comm& comm, HostMemory& host, const ScenarioConfig& config,
+                                 RunCache* cache)
     : comm_(comm),
       host_(host),
       config_(config),
+      cache_(cache),
       data_(rank_stream(config.data_seed, comm.rank())),
       shared_(shared_stream(config.data_seed)) {}
+
+Value ScenarioContext::memo(const std::string& key, const std::function<Value()>& compute) {
+  if (cache_ == nullptr) return compute();
+  return cache_->get(key, compute);
+}
 
 std::string ScenarioContext::who() const { return "rank " + std::to_string(rank()); }
 

@@ -74,15 +74,11 @@ void FakeComm::check_counts(CollectiveKind kind, const std::vector<int64_t>& cou
   }
 }
 
-void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
-                          const PieceSink& sink) {
-  const CollectiveKind kind = CollectiveKind::kAllGather;
-  check_counts(kind, counts);
-  SHARDSIM_CHECK_ARG(input.numel() == counts[group_rank_], where(kind), "input has ", input.numel(),
-                     " elements but counts[", group_rank_, "] = ", counts[group_rank_]);
-  CollectiveCall call(core_, group_, group_rank_,
-                      fingerprint(kind, input.scalar_type(), -1, counts));
-  Op& op = call.op();
+// Arrival half of an all-gather: checks, then this member's elements go into
+// the operation's shared buffer (a snapshot: the input may change once this
+// member returns).
+static void contribute(Op& op, int64_t group_rank, const at::Tensor& input,
+                       const std::vector<int64_t>& counts) {
   if (!op.gathered.defined()) {
     op.offsets.resize(counts.size());
     int64_t total = 0;
@@ -94,13 +90,45 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
   }
   if (input.numel() > 0) {
     at::NoGradGuard no_grad;
-    op.gathered.narrow(0, op.offsets[group_rank_], input.numel()).copy_(input.reshape({-1}));
+    op.gathered.narrow(0, op.offsets[group_rank], input.numel()).copy_(input.reshape({-1}));
   }
+}
+
+void FakeComm::check_gather_input(const at::Tensor& input, const std::vector<int64_t>& counts) const {
+  const CollectiveKind kind = CollectiveKind::kAllGather;
+  check_counts(kind, counts);
+  SHARDSIM_CHECK_ARG(input.numel() == counts[group_rank_], where(kind), "input has ", input.numel(),
+                     " elements but counts[", group_rank_, "] = ", counts[group_rank_]);
+}
+
+void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+                          const PieceSink& sink) {
+  check_gather_input(input, counts);
+  CollectiveCall call(core_, group_, group_rank_,
+                      fingerprint(CollectiveKind::kAllGather, input.scalar_type(), -1, counts));
+  Op& op = call.op();
+  contribute(op, group_rank_, input, counts);
   call.wait();
   // Pieces reach the sink on this member's input device, as a real backend
   // receives into its own device.
   const c10::Device device = input.device();
   for (int64_t src = 0; src < size(); ++src) sink(src, op.gathered_on(src, device));
+}
+
+at::Tensor FakeComm::all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) {
+  check_gather_input(input, counts);
+  CollectiveCall call(core_, group_, group_rank_,
+                      fingerprint(CollectiveKind::kAllGather, input.scalar_type(), -1, counts));
+  Op& op = call.op();
+  contribute(op, group_rank_, input, counts);
+  call.wait();
+  // The shared buffer already holds the concatenation: one copy, made when
+  // this member resumes, onto its input device.
+  at::NoGradGuard no_grad;
+  const c10::Device device = input.device();
+  const at::Tensor base =
+      op.gathered.device() == device ? op.gathered : view_on_device(op.gathered, device);
+  return base.clone();
 }
 
 void FakeComm::broadcast(at::Tensor& tensor, int64_t root) {

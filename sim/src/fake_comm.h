@@ -30,6 +30,7 @@ class FakeComm : public Comm {
 
   void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
                   const PieceSink& sink) override;
+  at::Tensor all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) override;
   void broadcast(at::Tensor& tensor, int64_t root) override;
   void broadcast_bytes(std::string& bytes, int64_t root) override;
   void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
@@ -42,6 +43,7 @@ class FakeComm : public Comm {
 
  private:
   int64_t world_rank() const;
+  void check_gather_input(const at::Tensor& input, const std::vector<int64_t>& counts) const;
   // "rank 3: all_gather on group world: " for error messages.
   std::string where(CollectiveKind kind) const;
   Fingerprint fingerprint(CollectiveKind kind, c10::optional<c10::ScalarType> dtype, int64_t root,

@@ -84,6 +84,12 @@ class Comm {
   virtual void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
                           const PieceSink& sink) = 0;
 
+  // The same all-gather, concatenated: a fresh 1-D tensor on input's device
+  // holding every member's elements in group-rank order, allocated after the
+  // rendezvous. The default goes through all_gather's sink; backends that
+  // can copy straight into the result override it.
+  virtual at::Tensor all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts);
+
   // Broadcast in place: the root's `tensor` is copied into every other
   // member's `tensor`, which must have the same dtype and element count.
   virtual void broadcast(at::Tensor& tensor, int64_t root) = 0;

@@ -69,8 +69,9 @@ struct RankRun {
 // Runs `scenario` on this rank, catching assertion failures and errors into
 // the result (never inside a suspension point). Exceptions that do not derive
 // from std::exception (a fiber world unwinding its ranks) pass through.
+// `cache` (may be null) is shared by the run's ranks in this process.
 RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host,
-                 const ScenarioConfig& config);
+                 const ScenarioConfig& config, RunCache* cache = nullptr);
 // The values= digest of a run from every rank's digest, in rank order.
 std::string combine_values(const std::vector<uint64_t>& per_rank);
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,21 @@ class AssertionFailure : public Error {
   using Error::Error;
 };
 
+// Values computed once per run and shared by the ranks of one process (all
+// ranks, on fibers), so that an oracle every rank needs costs O(world), not
+// O(world^2). Thread-safe.
+class RunCache {
+ public:
+  // The value under `key`, computed by `compute` the first time. `compute`
+  // must depend on the run's seeds alone (never on the rank or on streams a
+  // rank has advanced) and must not communicate.
+  Value get(const std::string& key, const std::function<Value()>& compute);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Value> values_;
+};
+
 // What the runner tells a scenario about the run (identical on every rank).
 struct ScenarioConfig {
   uint64_t data_seed = 1;
@@ -42,7 +59,9 @@ struct ScenarioConfig {
 // Everything one rank of a scenario sees.
 class ScenarioContext {
  public:
-  ScenarioContext(Comm& comm, HostMemory& host, const ScenarioConfig& config);
+  // `cache` (may be null: nothing is shared) is shared by the run's ranks in this process.
+  ScenarioContext(Comm& comm, HostMemory& host, const ScenarioConfig& config,
+                  RunCache* cache = nullptr);
 
   int64_t rank() const { return comm_.rank(); }
   int64_t world_size() const { return comm_.size(); }
@@ -89,6 +108,10 @@ class ScenarioContext {
   void record(const std::string& name, const Value& value);
   const Digest& values() const { return values_; }
 
+  // A value every rank computes identically (an oracle), computed once per
+  // run in this process; see RunCache::get for what `compute` may do.
+  Value memo(const std::string& key, const std::function<Value()>& compute);
+
   // "rank 2" prefix used in messages.
   std::string who() const;
 
@@ -96,6 +119,7 @@ class ScenarioContext {
   Comm& comm_;
   HostMemory& host_;
   ScenarioConfig config_;
+  RunCache* cache_;
   Random data_;
   Random shared_;
   Digest values_;
