@@ -43,33 +43,49 @@ class Collective {
     if (!group_.failure.empty()) {
       throw CommError(concat(describe(), ": the group failed earlier: ", group_.failure));
     }
+    if (!group_.session->aborted.empty()) {
+      throw CommError(
+          concat(describe(), ": this rank aborted the world: ", group_.session->aborted));
+    }
     group_.sequence = sequence_;
   }
 
   // Issues one backend operation and waits for it (bounded by the timeout).
   void run(const std::function<WorkPtr()>& issue) {
-    std::string reported;  // a failure another member published
+    Reported reported;  // a failure or an abort another member published
     try {
       WorkPtr work = issue();
       reported = wait(*work);
     } catch (const std::exception& e) {
       fail(concat(describe(), " failed on ", where(), ": ", compat::error_text(e), "."), true);
     }
-    if (!reported.empty()) {
-      fail(concat(describe(), " was abandoned on ", where(), " because ", reported), false);
+    if (reported.aborted) {
+      // The aborting rank takes no census: name it and go.
+      group_.failure =
+          concat(describe(), " was abandoned on ", where(), " because ", reported.text);
+      throw AbandonedError(group_.failure);
+    }
+    if (!reported.text.empty()) {
+      fail(concat(describe(), " was abandoned on ", where(), " because ", reported.text), false);
     }
   }
 
  private:
+  struct Reported {
+    std::string text;      // what the member that published it said
+    bool aborted = false;  // a world abort (else a failure of this group)
+  };
+
   // Waits for `work`. Gloo: in slices, between which it looks for a failure
-  // published by another member and returns its text. NCCL: in one piece
-  // (its blocking wait aborts the communicator when a wait times out).
-  std::string wait(::c10d::Work& work) {
-    const detail::Session& s = *group_.session;
+  // of this group or an abort of the world published by another member and
+  // returns its text. NCCL: in one piece (its blocking wait aborts the
+  // communicator when a wait times out).
+  Reported wait(::c10d::Work& work) {
+    detail::Session& s = *group_.session;
     const auto deadline = start_ + s.options.timeout + kWaitMargin;
     if (s.kind != BackendKind::kGloo) {
       work.wait(s.options.timeout + kWaitMargin);
-      return "";
+      return {};
     }
     const std::string key = detail::failure_key(group_.prefix);
     while (true) {
@@ -77,7 +93,7 @@ class Collective {
           deadline - std::chrono::steady_clock::now());
       try {
         work.wait(std::max(std::chrono::milliseconds(1), std::min(left, kFailurePoll)));
-        return "";
+        return {};
       } catch (const std::exception&) {
         // Completed: a real failure. Not completed: the slice ended.
         if (work.isCompleted()) throw;
@@ -88,8 +104,10 @@ class Collective {
       }
       if (s.store->check({key})) {
         const std::vector<uint8_t> text = s.store->get(key);
-        return std::string(text.begin(), text.end());
+        return {std::string(text.begin(), text.end()), false};
       }
+      std::string aborted = detail::published_abort(s);
+      if (!aborted.empty()) return {std::move(aborted), true};
     }
   }
 

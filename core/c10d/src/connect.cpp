@@ -59,8 +59,6 @@ std::string store_address(const RendezvousInfo& info) {
   return ::shardsim::detail::concat(info.master_addr, ":", info.master_port);
 }
 
-namespace {
-
 // Every rank announces itself and waits for the others. When the timeout
 // passes, world rank 0 publishes who is missing, so every present rank fails
 // with the same list, and keeps the store up until they have read it.
@@ -99,6 +97,40 @@ void join_world(Session& session) {
                                              " after ", seconds_since(start), " s)"));
 }
 
+namespace {
+
+// Every member announces itself before Gloo's own rendezvous, which blocks in
+// the store and cannot see an abort: a member that aborted the world instead
+// of coming releases the others at once, and an absent one is named.
+void meet_members(Session& session, const std::string& prefix, const std::vector<int64_t>& members,
+                  int64_t rank, const std::string& name) {
+  ::c10d::Store& store = *session.store;
+  const std::string base = "shardsim/group/" + prefix + "/arrived/";
+  const auto size = static_cast<int64_t>(members.size());
+  const auto start = std::chrono::steady_clock::now();
+  announce_arrival(store, base, base + "count", rank);
+  std::string aborted;
+  const auto stop = [&] {
+    aborted = published_abort(session);
+    return !aborted.empty();
+  };
+  if (wait_for_count(store, base + "count", size, start + session.options.timeout, stop) >= size) {
+    return;
+  }
+  const std::string what = ::shardsim::detail::concat(session.options.backend, ": building group ",
+                                                      name, " on world rank ", session.info.rank,
+                                                      " (group rank ", rank, " of ", size, ")");
+  if (!aborted.empty()) {
+    throw AbandonedError(::shardsim::detail::concat(what, " was abandoned after ",
+                                                    seconds_since(start), " s because ", aborted));
+  }
+  std::vector<int64_t> absent_ranks;
+  for (int64_t i : absent_members(store, base, size)) absent_ranks.push_back(members[i]);
+  throw CommError(::shardsim::detail::concat(what, " failed: world ranks ",
+                                             members_str(absent_ranks), " did not come within ",
+                                             seconds_str(session.options.timeout)));
+}
+
 }  // namespace
 
 std::shared_ptr<GroupState> build_group(const std::shared_ptr<Session>& session,
@@ -117,6 +149,7 @@ std::shared_ptr<GroupState> build_group(const std::shared_ptr<Session>& session,
       ::shardsim::detail::concat(name == "world" ? name : members_str(members), "#", nth);
   const auto size = static_cast<int64_t>(members.size());
   const auto start = std::chrono::steady_clock::now();
+  if (size > 1) meet_members(*session, state->prefix, members, state->rank, name);
   try {
     compat::StorePtr store =
         compat::make_prefix_store("shardsim/group/" + state->prefix + "/", session->store);
@@ -165,6 +198,7 @@ std::shared_ptr<C10dComm> connect(const RendezvousInfo& info, const ConnectOptio
   try {
     session->store = compat::make_tcp_store(info.master_addr, info.master_port, info.rank == 0,
                                             info.world_size, options.timeout);
+    session->root_store = session->store;
   } catch (const std::exception& e) {
     if (info.rank == 0) {
       throw CommError(::shardsim::detail::concat(

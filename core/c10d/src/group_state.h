@@ -23,7 +23,10 @@ struct Session {
   ConnectOptions options;
   BackendKind kind = BackendKind::kGloo;
   c10::Device device = c10::Device(c10::kCPU);  // where collectives run
-  compat::StorePtr store;                       // the world's TCPStore client
+  compat::StorePtr store;                       // this world's view of the store
+  compat::StorePtr root_store;                  // the TCPStore client itself (rank 0: its server)
+  int64_t epoch = 0;                            // renew() count: store keys live under it
+  std::string aborted;                          // set when this rank aborted the world
   std::shared_ptr<void> gloo_device;            // Gloo's transport (Gloo only)
   // How many groups of each member list this process has built, so that the
   // same list built twice gets a fresh store prefix (every member builds its
@@ -64,6 +67,17 @@ std::string census(Session& session, const std::string& prefix, const std::vecto
 
 // The store key where the first member to fail in group `prefix` says why.
 std::string failure_key(const std::string& prefix);
+
+// The store key where the first rank to abort the world says why.
+std::string abort_key();
+
+// The abort published in the session's store ("" when none). Throws what the
+// store throws.
+std::string published_abort(Session& session);
+
+// Every rank announces itself and waits for the others (connect and renew).
+// Throws CommError naming the ranks that did not join within the timeout.
+void join_world(Session& session);
 
 // "127.0.0.1:29500"
 std::string store_address(const RendezvousInfo& info);

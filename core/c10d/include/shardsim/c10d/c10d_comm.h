@@ -23,11 +23,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "shardsim/c10d/rendezvous.h"
 #include "shardsim/core/comm.h"
+#include "shardsim/core/error.h"
 
 namespace shardsim::c10d {
 
@@ -51,6 +53,14 @@ struct ConnectOptions {
 
 // True when this build can run `backend` ("gloo", "nccl").
 bool backend_available(const std::string& backend);
+
+// A collective (or a group construction) given up because another rank
+// aborted the world (C10dComm::abort): an echo of that rank's failure, which
+// the message names, not a failure of its own.
+class AbandonedError : public CommError {
+ public:
+  using CommError::CommError;
+};
 
 namespace detail {
 struct GroupState;
@@ -88,6 +98,33 @@ class C10dComm : public Comm {
   // every rank has, so the server outlives its clients. Call on the world
   // group, by every rank, before the process exits; later collectives fail.
   void finish();
+
+  // Tells the whole world that this rank gives up on the work in progress
+  // (e.g. its scenario failed) because of `reason`: collectives and group
+  // constructions other ranks wait in, on any group of this world, throw
+  // AbandonedError naming this rank and the first abort's reason within a
+  // tenth of a second (Gloo; NCCL waits are not interrupted), without a
+  // census. Later collectives of this world fail at once on this rank. Any
+  // group of the world may be used to call it; not a collective.
+  void abort(const std::string& reason);
+
+  // A fresh world over the same store and transport, to go on after a failure
+  // or an abort left this world's groups in disagreeing states. Every rank
+  // calls it on its world group, once per failure; it waits (at most the
+  // timeout) until all have (CommError naming the absent ranks). Keep this
+  // world alive as long as the process runs (or leave with _exit): its
+  // groups may hold a pending operation, and a broken Gloo group's
+  // destructor can block.
+  std::shared_ptr<C10dComm> renew();
+
+  // Out-of-band notes through the world's store, usable when the groups are
+  // broken: `post` publishes `value` under `key` (world-wide; the last post
+  // wins), `fetch` waits at most `timeout` for it (nullopt when it is not
+  // there by then). Keys are private to this world (renew() starts afresh).
+  // Throw CommError naming the store when it is unreachable (world rank 0,
+  // which serves it, is gone).
+  void post(const std::string& key, const std::string& value);
+  std::optional<std::string> fetch(const std::string& key, std::chrono::milliseconds timeout);
 
  protected:
   std::shared_ptr<Comm> create_subgroup(const std::vector<int64_t>& members) override;
