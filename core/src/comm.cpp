@@ -27,13 +27,7 @@ std::string Fingerprint::str() const {
   os << collective_kind_name(kind) << "(group=" << group << ", seq=" << sequence;
   if (dtype) os << ", dtype=" << c10::toString(*dtype);
   if (root >= 0) os << ", root=" << root;
-  if (!sizes.empty()) {
-    os << ", sizes=[";
-    const size_t shown = std::min<size_t>(sizes.size(), 16);
-    for (size_t i = 0; i < shown; ++i) os << (i ? "," : "") << sizes[i];
-    if (shown < sizes.size()) os << ",...(" << sizes.size() << " entries)";
-    os << "]";
-  }
+  if (!sizes.empty()) os << ", sizes=" << sizes.str();
   os << ")";
   return os.str();
 }
@@ -62,25 +56,23 @@ std::shared_ptr<Comm> Comm::mesh_group(const DeviceMesh& mesh, int64_t dim) {
   return subgroup(mesh.group_ranks(me, dim));
 }
 
-at::Tensor Comm::all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) {
-  int64_t total = 0;
-  for (int64_t c : counts) total += c;
+at::Tensor Comm::all_gather_flat(const at::Tensor& input, const Counts& counts) {
+  const int64_t total = counts.total();
   at::Tensor out;
-  int64_t offset = 0;
   all_gather(input, counts, [&](int64_t src, const at::Tensor& piece) {
     if (!out.defined()) out = at::empty({total}, input.options());
-    if (counts[src] > 0) out.narrow(0, offset, counts[src]).copy_(piece);
-    offset += counts[src];
+    const int64_t n = counts[src];
+    if (n > 0) out.narrow(0, counts.offset(src), n).copy_(piece);
   });
   if (!out.defined()) out = at::empty({total}, input.options());
   return out;
 }
 
 at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
-                          const std::vector<int64_t>& sizes_along_dim) {
+                          const Counts& sizes_along_dim) {
   const int64_t n = comm.size();
-  SHARDSIM_CHECK(static_cast<int64_t>(sizes_along_dim.size()) == n, "all_gather_cat: ",
-                 sizes_along_dim.size(), " sizes for a group of ", n);
+  SHARDSIM_CHECK(sizes_along_dim.size() == n, "all_gather_cat: ", sizes_along_dim.size(),
+                 " sizes for a group of ", n);
   SHARDSIM_CHECK(dim >= 0 && dim < local.dim(), "all_gather_cat: dim ", dim, " of a ",
                  local.dim(), "-dim tensor");
   SHARDSIM_CHECK(local.size(dim) == sizes_along_dim[comm.rank()], "all_gather_cat: rank ",
@@ -91,14 +83,9 @@ at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
   for (int64_t d = 0; d < local.dim(); ++d) {
     if (d != dim) slab *= local.size(d);
   }
-  std::vector<int64_t> counts(n);
-  int64_t total = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    counts[r] = sizes_along_dim[r] * slab;
-    total += sizes_along_dim[r];
-  }
+  const Counts counts = sizes_along_dim.scaled(slab);
   std::vector<int64_t> out_shape(local.sizes().begin(), local.sizes().end());
-  out_shape[dim] = total;
+  out_shape[dim] = sizes_along_dim.total();
   const at::Tensor flat = comm.all_gather_flat(local.contiguous(), counts);
   // Along dim 0 (or with every earlier dim of size 1) the concatenation is
   // already laid out: no further copy.
@@ -106,12 +93,10 @@ at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
   for (int64_t d = 0; d < dim; ++d) leading = leading && local.size(d) == 1;
   if (leading) return flat.view(out_shape);
   std::vector<at::Tensor> pieces;
-  int64_t offset = 0;
   for (int64_t r = 0; r < n; ++r) {
     std::vector<int64_t> piece_shape = out_shape;
     piece_shape[dim] = sizes_along_dim[r];
-    pieces.push_back(flat.narrow(0, offset, counts[r]).view(piece_shape));
-    offset += counts[r];
+    pieces.push_back(flat.narrow(0, counts.offset(r), counts[r]).view(piece_shape));
   }
   return at::cat(pieces, dim);
 }

@@ -103,15 +103,12 @@ DTensor distribute_tensor(Comm& comm, const at::Tensor& full, const DeviceMesh& 
       const int64_t n = mesh.shape()[i];
       const int64_t s = t.size(d);
       const int64_t slab = s == 0 ? 0 : t.numel() / s;
-      std::vector<int64_t> counts(n);
+      const Counts counts = Counts::chunked(n, s, slab);
       std::vector<at::Tensor> inputs;
-      for (int64_t k = 0; k < n; ++k) {
+      for (int64_t k = 0; c == 0 && k < n; ++k) {
         const ChunkRange range = chunk_range(s, n, k);
-        counts[k] = range.size * slab;
-        if (c == 0) {
-          inputs.push_back(range.size == 0 ? at::empty({0}, t.options())
-                                           : t.narrow(d, range.start, range.size).contiguous());
-        }
+        inputs.push_back(range.size == 0 ? at::empty({0}, t.options())
+                                         : t.narrow(d, range.start, range.size).contiguous());
       }
       Shape out_shape(t.sizes().begin(), t.sizes().end());
       out_shape[d] = chunk_range(s, n, c).size;
@@ -153,9 +150,7 @@ at::Tensor full_tensor(Comm& comm, const DTensor& t) {
       const int64_t d = p.dim();
       const int64_t n = mesh.shape()[i];
       const int64_t s = stage_shape(spec.shape, mesh, coord, spec.placements, i)[d];
-      std::vector<int64_t> sizes(n);
-      for (int64_t k = 0; k < n; ++k) sizes[k] = chunk_range(s, n, k).size;
-      cur = all_gather_cat(*group, cur, d, sizes);
+      cur = all_gather_cat(*group, cur, d, Counts::chunked(n, s, 1));
       owned = true;
     } else {
       if (!owned) cur = cur.clone(at::MemoryFormat::Contiguous);

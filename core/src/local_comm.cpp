@@ -21,7 +21,7 @@ class LocalComm : public Comm {
   c10::Device device() const override { return device_; }
   std::string backend() const override { return "local"; }
 
-  void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+  void all_gather(const at::Tensor& input, const Counts& counts,
                   const PieceSink& sink) override {
     check_counts(counts, input.numel(), "all_gather");
     sink(0, input.reshape({-1}));
@@ -29,7 +29,7 @@ class LocalComm : public Comm {
   void broadcast(at::Tensor& tensor, int64_t root) override { check_root(root, "broadcast"); }
   void broadcast_bytes(std::string& bytes, int64_t root) override { check_root(root, "broadcast_bytes"); }
   void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-               const std::vector<int64_t>& counts, int64_t root) override {
+               const Counts& counts, int64_t root) override {
     check_root(root, "scatter");
     check_counts(counts, output.numel(), "scatter");
     SHARDSIM_CHECK(inputs.size() == 1, "scatter: ", inputs.size(), " inputs for a group of 1");
@@ -49,8 +49,8 @@ class LocalComm : public Comm {
   static void check_root(int64_t root, const char* op) {
     SHARDSIM_CHECK(root == 0, op, ": root ", root, " in a group of 1");
   }
-  static void check_counts(const std::vector<int64_t>& counts, int64_t numel, const char* op) {
-    SHARDSIM_CHECK(counts.size() == 1 && counts[0] == numel, op, ": counts ", shape_str(counts),
+  static void check_counts(const Counts& counts, int64_t numel, const char* op) {
+    SHARDSIM_CHECK(counts.size() == 1 && counts[0] == numel, op, ": counts ", counts.str(),
                    " for an input of ", numel, " elements in a group of 1");
   }
 

@@ -51,7 +51,7 @@ std::string FakeComm::where(CollectiveKind kind) const {
 }
 
 Fingerprint FakeComm::fingerprint(CollectiveKind kind, c10::optional<c10::ScalarType> dtype,
-                                  int64_t root, std::vector<int64_t> sizes) const {
+                                  int64_t root, Counts sizes) const {
   Fingerprint fp;
   fp.kind = kind;
   fp.group = group_.name;
@@ -66,11 +66,14 @@ void FakeComm::check_root(CollectiveKind kind, int64_t root) const {
                      " is not a group rank (group of ", size(), ")");
 }
 
-void FakeComm::check_counts(CollectiveKind kind, const std::vector<int64_t>& counts) const {
-  SHARDSIM_CHECK_ARG(static_cast<int64_t>(counts.size()) == size(), where(kind), counts.size(),
+void FakeComm::check_counts(CollectiveKind kind, const Counts& counts) const {
+  SHARDSIM_CHECK_ARG(counts.size() == size(), where(kind), counts.size(),
                      " counts for a group of ", size());
-  for (size_t i = 0; i < counts.size(); ++i) {
-    SHARDSIM_CHECK_ARG(counts[i] >= 0, where(kind), "counts[", i, "] = ", counts[i]);
+  // Compact counts are never negative; only explicit lists need a look.
+  if (counts.is_explicit()) {
+    for (int64_t i = 0; i < counts.size(); ++i) {
+      SHARDSIM_CHECK_ARG(counts[i] >= 0, where(kind), "counts[", i, "] = ", counts[i]);
+    }
   }
 }
 
@@ -78,12 +81,12 @@ void FakeComm::check_counts(CollectiveKind kind, const std::vector<int64_t>& cou
 // the operation's shared buffer (a snapshot: the input may change once this
 // member returns).
 static void contribute(Op& op, int64_t group_rank, const at::Tensor& input,
-                       const std::vector<int64_t>& counts) {
+                       const Counts& counts) {
   if (!op.gathered.defined()) {
-    op.offsets.resize(counts.size());
+    op.offsets.resize(static_cast<size_t>(counts.size()));
     int64_t total = 0;
-    for (size_t i = 0; i < counts.size(); ++i) {
-      op.offsets[i] = total;
+    for (int64_t i = 0; i < counts.size(); ++i) {
+      op.offsets[static_cast<size_t>(i)] = total;
       total += counts[i];
     }
     op.gathered = at::empty({total}, input.options());
@@ -94,14 +97,14 @@ static void contribute(Op& op, int64_t group_rank, const at::Tensor& input,
   }
 }
 
-void FakeComm::check_gather_input(const at::Tensor& input, const std::vector<int64_t>& counts) const {
+void FakeComm::check_gather_input(const at::Tensor& input, const Counts& counts) const {
   const CollectiveKind kind = CollectiveKind::kAllGather;
   check_counts(kind, counts);
   SHARDSIM_CHECK_ARG(input.numel() == counts[group_rank_], where(kind), "input has ", input.numel(),
                      " elements but counts[", group_rank_, "] = ", counts[group_rank_]);
 }
 
-void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+void FakeComm::all_gather(const at::Tensor& input, const Counts& counts,
                           const PieceSink& sink) {
   check_gather_input(input, counts);
   CollectiveCall call(core_, group_, group_rank_,
@@ -115,7 +118,7 @@ void FakeComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& c
   for (int64_t src = 0; src < size(); ++src) sink(src, op.gathered_on(src, device));
 }
 
-at::Tensor FakeComm::all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) {
+at::Tensor FakeComm::all_gather_flat(const at::Tensor& input, const Counts& counts) {
   check_gather_input(input, counts);
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(CollectiveKind::kAllGather, input.scalar_type(), -1, counts));
@@ -153,7 +156,7 @@ void FakeComm::broadcast_bytes(std::string& bytes, int64_t root) {
 }
 
 void FakeComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-                       const std::vector<int64_t>& counts, int64_t root) {
+                       const Counts& counts, int64_t root) {
   const CollectiveKind kind = CollectiveKind::kScatter;
   check_root(kind, root);
   check_counts(kind, counts);

@@ -28,13 +28,13 @@ class FakeComm : public Comm {
   c10::Device device() const override { return device_; }
   std::string backend() const override { return "fiber"; }
 
-  void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+  void all_gather(const at::Tensor& input, const Counts& counts,
                   const PieceSink& sink) override;
-  at::Tensor all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts) override;
+  at::Tensor all_gather_flat(const at::Tensor& input, const Counts& counts) override;
   void broadcast(at::Tensor& tensor, int64_t root) override;
   void broadcast_bytes(std::string& bytes, int64_t root) override;
   void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-               const std::vector<int64_t>& counts, int64_t root) override;
+               const Counts& counts, int64_t root) override;
   void all_reduce_sum(at::Tensor& tensor) override;
   void barrier() override;
 
@@ -43,13 +43,13 @@ class FakeComm : public Comm {
 
  private:
   int64_t world_rank() const;
-  void check_gather_input(const at::Tensor& input, const std::vector<int64_t>& counts) const;
+  void check_gather_input(const at::Tensor& input, const Counts& counts) const;
   // "rank 3: all_gather on group world: " for error messages.
   std::string where(CollectiveKind kind) const;
   Fingerprint fingerprint(CollectiveKind kind, c10::optional<c10::ScalarType> dtype, int64_t root,
-                          std::vector<int64_t> sizes) const;
+                          Counts sizes) const;
   void check_root(CollectiveKind kind, int64_t root) const;
-  void check_counts(CollectiveKind kind, const std::vector<int64_t>& counts) const;
+  void check_counts(CollectiveKind kind, const Counts& counts) const;
 
   WorldCore& core_;
   GroupState& group_;

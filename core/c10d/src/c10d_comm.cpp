@@ -209,7 +209,7 @@ std::string C10dComm::backend() const { return state_->session->options.backend;
 const RendezvousInfo& C10dComm::rendezvous() const { return state_->session->info; }
 const ConnectOptions& C10dComm::options() const { return state_->session->options; }
 
-void C10dComm::all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+void C10dComm::all_gather(const at::Tensor& input, const Counts& counts,
                           const PieceSink& sink) {
   gather_pieces(*state_, "all_gather", input, counts, sink);
 }
@@ -269,7 +269,7 @@ void C10dComm::broadcast_bytes(std::string& bytes, int64_t root) {
 }
 
 void C10dComm::scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-                       const std::vector<int64_t>& counts, int64_t root) {
+                       const Counts& counts, int64_t root) {
   GroupState& g = *state_;
   check_root(g, "scatter", root);
   check_counts(g, "scatter", counts, output.numel());

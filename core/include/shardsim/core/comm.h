@@ -25,6 +25,8 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "shardsim/core/counts.h"
+
 namespace shardsim {
 
 class DeviceMesh;
@@ -46,7 +48,7 @@ struct Fingerprint {
   int64_t sequence = 0;   // per-group sequence number of this collective, from 1
   c10::optional<c10::ScalarType> dtype;  // none for barrier and byte broadcasts
   int64_t root = -1;                     // group rank of the root; -1 if none
-  std::vector<int64_t> sizes;            // the agreed element counts
+  Counts sizes;                          // the agreed element counts
 
   std::string str() const;
   friend bool operator==(const Fingerprint& a, const Fingerprint& b);
@@ -81,14 +83,14 @@ class Comm {
   // group-rank order, after every member has arrived. No output is allocated
   // by the backend beyond what the sink keeps (so a rank's result can be
   // materialised when it resumes and dropped before the next one does).
-  virtual void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+  virtual void all_gather(const at::Tensor& input, const Counts& counts,
                           const PieceSink& sink) = 0;
 
   // The same all-gather, concatenated: a fresh 1-D tensor on input's device
   // holding every member's elements in group-rank order, allocated after the
   // rendezvous. The default goes through all_gather's sink; backends that
   // can copy straight into the result override it.
-  virtual at::Tensor all_gather_flat(const at::Tensor& input, const std::vector<int64_t>& counts);
+  virtual at::Tensor all_gather_flat(const at::Tensor& input, const Counts& counts);
 
   // Broadcast in place: the root's `tensor` is copied into every other
   // member's `tensor`, which must have the same dtype and element count.
@@ -101,7 +103,7 @@ class Comm {
   // elsewhere) into its `output`. `counts[r]` is member r's element count,
   // identical on every member; REQUIRES output.numel() == counts[rank()].
   virtual void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-                       const std::vector<int64_t>& counts, int64_t root) = 0;
+                       const Counts& counts, int64_t root) = 0;
 
   // In-place sum across members, in group-rank order.
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
@@ -130,6 +132,6 @@ class Comm {
 // `sizes_along_dim[r]`) and concatenates them along `dim` into one tensor on
 // `local`'s device. The result is allocated after the rendezvous.
 at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
-                          const std::vector<int64_t>& sizes_along_dim);
+                          const Counts& sizes_along_dim);
 
 }  // namespace shardsim

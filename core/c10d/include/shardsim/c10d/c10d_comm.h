@@ -79,12 +79,12 @@ class C10dComm : public Comm {
   c10::Device device() const override;
   std::string backend() const override;
 
-  void all_gather(const at::Tensor& input, const std::vector<int64_t>& counts,
+  void all_gather(const at::Tensor& input, const Counts& counts,
                   const PieceSink& sink) override;
   void broadcast(at::Tensor& tensor, int64_t root) override;
   void broadcast_bytes(std::string& bytes, int64_t root) override;
   void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-               const std::vector<int64_t>& counts, int64_t root) override;
+               const Counts& counts, int64_t root) override;
   void all_reduce_sum(at::Tensor& tensor) override;
   void barrier() override;
 
