@@ -19,8 +19,8 @@ namespace shardsim {
 
 class Counts {
  public:
-  // No members.
-  Counts() = default;
+  // No members (an empty explicit list: every explicit Counts has a list).
+  Counts() : Counts(std::vector<int64_t>{}) {}
   // An explicit list, one count per member.
   Counts(std::vector<int64_t> counts);  // NOLINT(google-explicit-constructor): a list is a Counts
   Counts(std::initializer_list<int64_t> counts) : Counts(std::vector<int64_t>(counts)) {}
