@@ -6,9 +6,11 @@
 #include "shardsim/core/comm.h"
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
+#include "shardsim/core/faults.h"
 #include "shardsim/core/sharding.h"
 #include "shardsim/core/state_dict_utils.h"
 #include "shardsim/core/value_codec.h"
+#include "distribute_verify.h"
 
 namespace shardsim {
 
@@ -56,9 +58,12 @@ int64_t world_rank_of(const Comm& comm) { return comm.members()[comm.rank()]; }
 }  // namespace
 
 void distribute_tensors(Mapping& local_state_dict, const std::vector<std::string>& keys,
-                        c10::Device device, Comm& comm) {
+                        c10::Device device, Comm& comm, const DistributeOptions& options) {
   const int64_t me = world_rank_of(comm);
-  for (const std::string& key : keys) {
+  // Per key: the full tensor this rank holds (undefined when the key is skipped).
+  std::vector<at::Tensor> fulls(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
     Value* v = local_state_dict.find(key);
     if (v == nullptr || v->is_tensor()) continue;
     const std::vector<Value>* pair = v->is_tuple() ? &v->tuple().items
@@ -67,8 +72,17 @@ void distribute_tensors(Mapping& local_state_dict, const std::vector<std::string
                            (*pair)[1].is_tensor(),
                        key, ": distribute_tensors expects a (DTensor, full tensor) pair, got ",
                        v->type_name());
-    DTensor out = slice_into((*pair)[0].dtensor(), (*pair)[1].tensor(), me, key);
-    local_state_dict.set(key, out);
+    fulls[i] = diverge_point(comm, key, (*pair)[1].tensor());
+  }
+  if (options.verify) verify_same_full_tensors(comm, keys, fulls);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!fulls[i].defined()) continue;
+    const Value& v = local_state_dict.at(keys[i]);
+    SHARDSIM_CHECK_ARG(v.is_tuple() || v.is_list(), keys[i],
+                       ": distribute_tensors was given this key twice");
+    const Value& local = v.is_tuple() ? v.tuple().items[0] : v.list().items[0];
+    DTensor out = slice_into(local.dtensor(), fulls[i], me, keys[i]);
+    local_state_dict.set(keys[i], out);
   }
 }
 

@@ -67,14 +67,23 @@ bool check_state_dict_similarity(const Value& a, const Value& b);
 // The first reason they are not similar ("<path>: ..."), or nullopt.
 c10::optional<std::string> state_dict_similarity_difference(const Value& a, const Value& b);
 
+struct DistributeOptions {
+  // Check the contract that every rank passes the same full tensors: one
+  // all-gather of a digest per key, before anything is written; a
+  // disagreement is a MismatchError on every rank naming the key, the ranks
+  // and their digests.
+  bool verify = false;
+};
+
 // For each key whose value is a (DTensor, full tensor) pair (tuple or list),
 // takes this rank's slice of the full tensor (by the DTensor's mesh and
-// placements) locally, without communication: into the DTensor's local tensor
-// in place, or, when the DTensor has no storage (meta), into a new DTensor
-// with the same spec holding a clone. Stores the DTensor under the key. Keys
-// that are missing or hold a plain tensor are skipped.
+// placements) locally, without communication (unless options.verify): into
+// the DTensor's local tensor in place, or, when the DTensor has no storage
+// (meta), into a new DTensor with the same spec holding a clone. Stores the
+// DTensor under the key. Keys that are missing or hold a plain tensor are
+// skipped.
 void distribute_tensors(Mapping& local_state_dict, const std::vector<std::string>& keys,
-                        c10::Device device, Comm& comm);
+                        c10::Device device, Comm& comm, const DistributeOptions& options = {});
 
 struct BroadcastOptions {
   bool strict = false;       // drop local keys the full state dict lacks
