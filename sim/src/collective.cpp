@@ -162,7 +162,9 @@ void CollectiveCall::wait(const std::function<void(Op&)>& on_complete) {
   }
   RankState& st = core_.rank_state(world_rank_);
   st.wait = RankState::Wait::kCollective;
+  core_.begin_collective_wait(world_rank_);
   while (!op.complete) core_.block(world_rank_);
+  core_.end_collective_wait(world_rank_);
   st.wait = RankState::Wait::kNone;
 }
 

@@ -92,12 +92,11 @@ std::string describe_ranks(const WorldCore& core) {
 std::string quiescent_report(const WorldCore& core, bool failed) {
   std::ostringstream os;
   int64_t waiting = 0;
-  std::vector<int64_t> failures;
   for (int64_t r = 0; r < core.world_size(); ++r) {
-    const RankState& st = core.rank_state(r);
-    if (st.blocked) ++waiting;
-    if (st.done && st.report.status == RankReport::Status::kError) failures.push_back(r);
+    if (core.rank_state(r).blocked) ++waiting;
   }
+  // In the order they failed: the first is the root cause, the rest may be echoes.
+  const std::vector<int64_t>& failures = core.failure_order();
   if (failed) {
     for (size_t i = 0; i < failures.size() && int64_t(i) < kMaxQuotedFailures; ++i) {
       os << "rank " << failures[i] << " failed: " << core.rank_state(failures[i]).report.error
@@ -112,6 +111,28 @@ std::string quiescent_report(const WorldCore& core, bool failed) {
        << " ranks wait in collectives that cannot complete\n";
   }
   os << describe_ranks(core);
+  return os.str();
+}
+
+std::string timeout_report(const WorldCore& core, int64_t world_rank) {
+  const RankState& st = core.rank_state(world_rank);
+  std::ostringstream os;
+  os << "timeout: rank " << world_rank << " waited " << core.now_ms() - st.wait_since
+     << " ms (virtual time; the collective timeout is " << core.options().collective_timeout_ms
+     << " ms)";
+  if (st.op != nullptr) {
+    const Op& op = *st.op;
+    os << " in " << op.fp.str() << " since t=" << st.wait_since << " ms";
+    std::vector<int64_t> late;
+    for (int64_t g = 0; g < op.size; ++g) {
+      if (!op.joined[g]) late.push_back(op.group->members[g]);
+    }
+    std::map<const Op*, std::string> progress;
+    for (int64_t r : late) {
+      os << "\n  late: rank " << r << " (" << rank_line(core.rank_state(r), progress) << ")";
+    }
+  }
+  os << "\nranks:\n" << describe_ranks(core);
   return os.str();
 }
 

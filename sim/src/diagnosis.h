@@ -27,6 +27,11 @@ std::string describe_ranks(const WorldCore& core);
 // collective) or, when `failed`, the failures followed by every rank's state.
 std::string quiescent_report(const WorldCore& core, bool failed);
 
+// The report when `world_rank`, waiting in a collective, reached the
+// collective timeout (the clock is at its deadline): the operation, how long
+// it waited, and the late members with what they do instead.
+std::string timeout_report(const WorldCore& core, int64_t world_rank);
+
 // The report when `world_rank` called `fp` in a group whose op is `op`.
 std::string mismatch_report(const WorldCore& core, const Op& op, int64_t world_rank,
                             const Fingerprint& fp);

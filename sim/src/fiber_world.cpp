@@ -55,6 +55,8 @@ const char* world_status_name(WorldResult::Status status) {
       return "deadlock";
     case WorldResult::Status::kMismatch:
       return "mismatch";
+    case WorldResult::Status::kTimeout:
+      return "timeout";
   }
   return "?";
 }
@@ -79,6 +81,8 @@ FiberWorld::FiberWorld(WorldOptions options) : options_(options) {
                      " (must be at least 1)");
   SHARDSIM_CHECK_ARG(options_.stack_bytes >= 16 * 1024, "FiberWorld: stack_bytes ",
                      options_.stack_bytes, " (must be at least 16 KiB)");
+  SHARDSIM_CHECK_ARG(options_.collective_timeout_ms >= 0, "FiberWorld: collective_timeout_ms ",
+                     options_.collective_timeout_ms, " (must be >= 0)");
   SHARDSIM_CHECK_ARG(options_.ranks_per_host >= 1 && options_.ranks_per_host <= 128,
                      "FiberWorld: ranks_per_host ", options_.ranks_per_host,
                      " (must be in 1..128: device indices are local)");

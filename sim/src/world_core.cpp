@@ -83,6 +83,22 @@ void WorldCore::sleep_ms(int64_t rank, int64_t ms) {
   st.wait = RankState::Wait::kNone;
 }
 
+void WorldCore::begin_collective_wait(int64_t rank) {
+  RankState& st = ranks_[rank];
+  st.wait_since = now_ms_;
+  if (options_.collective_timeout_ms > 0) {
+    deadlines_.emplace(now_ms_ + options_.collective_timeout_ms, rank);
+  }
+}
+
+void WorldCore::end_collective_wait(int64_t rank) {
+  RankState& st = ranks_[rank];
+  if (options_.collective_timeout_ms > 0) {
+    deadlines_.erase(std::make_pair(st.wait_since + options_.collective_timeout_ms, rank));
+  }
+  st.wait_since = -1;
+}
+
 void WorldCore::yield(int64_t rank) {
   check_may_suspend(rank, "yield");
   check_running();
@@ -131,6 +147,7 @@ void WorldCore::stop(WorldResult::Status status, std::string diagnosis) {
     }
   }
   sleepers_.clear();
+  deadlines_.clear();
   for (int64_t r = 0; r < options_.world_size; ++r) wake(r);
 }
 
@@ -138,6 +155,7 @@ void WorldCore::fail(RankState& st, std::string message) {
   st.report.status = RankReport::Status::kError;
   st.report.error = std::move(message);
   ++failed_;
+  failure_order_.push_back(st.report.rank);
 }
 
 // The top level of a rank's fiber: every exception ends here.
@@ -204,6 +222,14 @@ void WorldCore::advance_clock() {
   }
 }
 
+void WorldCore::time_out() {
+  const auto [deadline, rank] = *deadlines_.begin();
+  now_ms_ = deadline;
+  trace_.record(EventKind::kClock, -1, static_cast<uint64_t>(deadline));
+  if (trace_.keeps_lines()) trace_.add_line("t=" + std::to_string(deadline) + " clock (timeout)");
+  stop(WorldResult::Status::kTimeout, timeout_report(*this, rank));
+}
+
 // Called when no rank is ready and the world has stopped, yet some rank is
 // not done: it is suspended in something other than the world's own waits
 // (a Boost.Fiber primitive, say), which the world cannot unwind.
@@ -231,7 +257,11 @@ WorldResult WorldCore::run() {
     if (done_ == options_.world_size) break;
     if (stopping_) quiesce();
     if (!sleepers_.empty()) {
-      advance_clock();
+      if (!deadlines_.empty() && deadlines_.begin()->first < sleepers_.begin()->first.first) {
+        time_out();
+      } else {
+        advance_clock();
+      }
       continue;
     }
     stop(failed_ > 0 ? WorldResult::Status::kError : WorldResult::Status::kDeadlock,
@@ -255,6 +285,7 @@ WorldResult WorldCore::result() {
   res.trace_digest = trace_.hex();
   res.events = trace_.events();
   res.virtual_ms = now_ms_;
+  res.failure_order = failure_order_;
   Digest values;
   res.ranks.reserve(ranks_.size());
   for (RankState& st : ranks_) {

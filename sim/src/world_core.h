@@ -6,14 +6,18 @@
 // collective or a sleep) and *done* once its body has returned or thrown.
 // The world is *quiescent* when no rank is ready to run; then the main loop
 // advances the clock to the earliest sleeper, or, with none, stops the world
-// (deadlock, or error when some rank failed). *Stopping* wakes every blocked
-// rank with WorldStopped, which unwinds it to its fiber's top level.
+// (deadlock, or error when some rank failed). With a collective timeout, a
+// wait whose deadline comes before the earliest sleeper wakes stops the world
+// at that deadline (timeout): the late member could not have arrived in time.
+// *Stopping* wakes every blocked rank with WorldStopped, which unwinds it to
+// its fiber's top level.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +48,7 @@ struct RankState {
   Wait wait = Wait::kNone;
   Op* op = nullptr;         // the collective it is in (joined, not yet left)
   int64_t wake_at = -1;     // while sleeping: virtual time to wake at
+  int64_t wait_since = -1;  // while waiting in a collective: virtual time it began
   std::string disagreeing;  // the fingerprint it called when it caused a mismatch
   RankReport report;
   Digest values;
@@ -80,6 +85,14 @@ class WorldCore {
   void check_may_suspend(int64_t rank, const char* what) const;
 
   void sleep_ms(int64_t rank, int64_t ms);
+
+  // A collective wait of `rank` begins or ends (the running fiber): with a
+  // collective timeout, its deadline is watched while it lasts.
+  void begin_collective_wait(int64_t rank);
+  void end_collective_wait(int64_t rank);
+
+  // Ranks that threw, in the order they did.
+  const std::vector<int64_t>& failure_order() const { return failure_order_; }
   void yield(int64_t rank);
 
   // The group of `members` (world ranks, in group-rank order), created on
@@ -95,6 +108,7 @@ class WorldCore {
   void rank_main(int64_t rank);
   void fail(RankState& st, std::string message);
   void advance_clock();
+  void time_out();
   void quiesce();
   void launch_fibers();
   WorldResult result();
@@ -111,6 +125,9 @@ class WorldCore {
   // Sleeping ranks by (wake-up time, order of falling asleep).
   std::map<std::pair<int64_t, uint64_t>, int64_t> sleepers_;
   uint64_t sleep_order_ = 0;
+  // Collective waits by (deadline, rank), when there is a collective timeout.
+  std::set<std::pair<int64_t, int64_t>> deadlines_;
+  std::vector<int64_t> failure_order_;
   Trace trace_;
   std::map<std::vector<int64_t>, std::unique_ptr<GroupState>> groups_;
   GroupState* world_group_ = nullptr;

@@ -64,6 +64,10 @@ struct WorldOptions {
   int64_t ranks_per_host = 8;                       // simulated device index = rank % this; 1..128
   DeviceKind device_kind = DeviceKind::kSimulated;  // see DeviceKind
   bool record_trace = false;  // keep readable event lines in WorldResult::trace
+  // A member that waits longer than this in one collective (virtual time)
+  // stops the world with kTimeout, naming the late ranks; 0: never. A world
+  // in which nobody can come is a deadlock at once, timeout or not.
+  int64_t collective_timeout_ms = 0;
 };
 
 // What one rank of a world sees: its rank, the world group, its data streams,
@@ -134,11 +138,13 @@ struct WorldResult {
     kError,     // some rank threw (its peers may have been left blocked)
     kDeadlock,  // no rank could run and some waited in collectives
     kMismatch,  // members of a group called disagreeing collectives
+    kTimeout,   // a member waited in a collective past collective_timeout_ms
   };
   Status status = Status::kOk;
   // Empty when kOk; else a multi-line report naming ranks, their states and fingerprints.
   std::string diagnosis;
   std::vector<RankReport> ranks;  // indexed by rank
+  std::vector<int64_t> failure_order;  // ranks that threw (kError), in the order they did
   int64_t world_size = 0;
   uint64_t schedule_seed = 0;
   uint64_t data_seed = 0;
