@@ -71,8 +71,11 @@ std::string failure_key(const std::string& prefix);
 // The store key where the first rank to abort the world says why.
 std::string abort_key();
 
-// The abort published in the session's store ("" when none). Throws what the
-// store throws.
+// The store key (root namespace) where announce_death() says who died.
+std::string death_key();
+
+// The abort published in the session's store, or else a death announced in
+// the root store ("" when neither). Throws what the store throws.
 std::string published_abort(Session& session);
 
 // Every rank announces itself and waits for the others (connect and renew).

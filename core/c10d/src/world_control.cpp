@@ -3,7 +3,9 @@
 //
 // Store keys (in the world's own namespace; renew() moves a world to
 // "shardsim/epoch/<n>/" of the root store): shardsim/aborted, set by the
-// first rank to abort; shardsim/note/<key> for post() and fetch().
+// first rank to abort; shardsim/note/<key> for post() and fetch(). In the
+// root namespace: shardsim/dead, set from outside (announce_death), which
+// every epoch sees: a dead member ends the world for good.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -17,11 +19,16 @@ namespace detail {
 
 std::string abort_key() { return "shardsim/aborted"; }
 
+std::string death_key() { return "shardsim/dead"; }
+
 std::string published_abort(Session& session) {
-  const std::string key = abort_key();
-  if (!session.store->check({key})) return "";
-  const std::vector<uint8_t> text = session.store->get(key);
-  return std::string(text.begin(), text.end());
+  for (const auto& [store, key] : {std::make_pair(session.store, abort_key()),
+                                   std::make_pair(session.root_store, death_key())}) {
+    if (!store->check({key})) continue;
+    const std::vector<uint8_t> text = store->get(key);
+    return std::string(text.begin(), text.end());
+  }
+  return "";
 }
 
 }  // namespace detail
@@ -107,6 +114,17 @@ std::optional<std::string> C10dComm::fetch(const std::string& key,
     }
   } catch (const std::exception& e) {
     lost_store(s, "fetch", e);
+  }
+}
+
+bool announce_death(const std::string& master_addr, int master_port, const std::string& reason,
+                    std::chrono::milliseconds timeout) {
+  try {
+    compat::StorePtr store = compat::make_tcp_store(master_addr, master_port, false, 1, timeout);
+    store->set(detail::death_key(), std::vector<uint8_t>(reason.begin(), reason.end()));
+    return true;
+  } catch (const std::exception&) {
+    return false;
   }
 }
 

@@ -79,12 +79,11 @@ class C10dComm : public Comm {
   c10::Device device() const override;
   std::string backend() const override;
 
-  void all_gather(const at::Tensor& input, const Counts& counts,
-                  const PieceSink& sink) override;
+  void all_gather(const at::Tensor& input, const Counts& counts, const PieceSink& sink) override;
   void broadcast(at::Tensor& tensor, int64_t root) override;
   void broadcast_bytes(std::string& bytes, int64_t root) override;
-  void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,
-               const Counts& counts, int64_t root) override;
+  void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs, const Counts& counts,
+               int64_t root) override;
   void all_reduce_sum(at::Tensor& tensor) override;
   void barrier() override;
 
@@ -132,6 +131,17 @@ class C10dComm : public Comm {
  private:
   std::shared_ptr<detail::GroupState> state_;
 };
+
+// Tells the world whose store is served at master_addr:master_port, from
+// outside it (a launcher that saw a worker die), that it lost a member:
+// every rank's collectives and group constructions then end with
+// AbandonedError naming `reason` within a tenth of a second (Gloo), in this
+// world and any renewed one. Best effort: false when the store could not be
+// reached within `timeout`. Connecting to a store whose server dies at that
+// moment can end the calling process in libtorch 1.13: call it from a
+// process of its own.
+bool announce_death(const std::string& master_addr, int master_port, const std::string& reason,
+                    std::chrono::milliseconds timeout);
 
 // Connects this process to its world: rank 0 serves a TCPStore on
 // master_port, every rank joins it (all must within the timeout), and the
