@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "shardsim/core/digest.h"
 #include "shardsim/core/error.h"
 #include "shardsim/core/mesh.h"
 
@@ -40,18 +41,27 @@ bool operator==(const Fingerprint& a, const Fingerprint& b) {
 std::ostream& operator<<(std::ostream& os, const Fingerprint& fp) { return os << fp.str(); }
 
 std::shared_ptr<Comm> Comm::subgroup(const std::vector<int64_t>& members) {
-  auto it = subgroups_.find(members);
-  if (it != subgroups_.end()) return it->second;
+  Digest key;
+  for (int64_t m : members) key.update_i64(m);
+  const uint64_t k = key.value();
+  for (auto [it, end] = subgroups_.equal_range(k); it != end; ++it) {
+    if (it->second->members() == members) return it->second;
+  }
+  const int64_t me = this->members()[rank()];
   bool found = false;
-  for (int64_t m : members) found = found || m == this->members()[rank()];
-  SHARDSIM_CHECK(found, "rank ", this->members()[rank()], " asked for sub-group ",
-                 shape_str(members), " it is not a member of");
+  for (int64_t m : members) found = found || m == me;
+  SHARDSIM_CHECK(found, "rank ", me, " asked for sub-group ", shape_str(members),
+                 " it is not a member of");
   std::shared_ptr<Comm> group = create_subgroup(members);
-  subgroups_.emplace(members, group);
+  subgroups_.emplace(k, group);
   return group;
 }
 
 std::shared_ptr<Comm> Comm::mesh_group(const DeviceMesh& mesh, int64_t dim) {
+  if (mesh.ndim() == 1 && mesh.has_default_ranks() && mesh.size() == size() && name() == "world") {
+    // The world group itself, without building a list of every rank.
+    return std::shared_ptr<Comm>(std::shared_ptr<Comm>(), this);
+  }
   const int64_t me = members()[rank()];
   return subgroup(mesh.group_ranks(me, dim));
 }

@@ -100,8 +100,8 @@ std::string Counts::str() const {
     case Kind::kExplicit: {
       os << "[";
       const size_t shown = std::min<size_t>(list_->size(), 16);
-      for (size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << (*list_)[i];
-      if (shown < list_->size()) os << ", ... (" << list_->size() << " members)";
+      for (size_t i = 0; i < shown; ++i) os << (i ? "," : "") << (*list_)[i];
+      if (shown < list_->size()) os << ",...(" << list_->size() << " entries)";
       os << "]";
       break;
     }

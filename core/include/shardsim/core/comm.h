@@ -116,7 +116,9 @@ class Comm {
   // rank is in `members`.
   std::shared_ptr<Comm> subgroup(const std::vector<int64_t>& members);
 
-  // The group of this rank along `dim` of `mesh` (cached).
+  // The group of this rank along `dim` of `mesh` (cached). A 1-D mesh over
+  // the whole world (ranks 0..n-1) is the world group itself: the result then
+  // does not own this Comm and must not outlive it.
   std::shared_ptr<Comm> mesh_group(const DeviceMesh& mesh, int64_t dim);
 
  protected:
@@ -124,7 +126,9 @@ class Comm {
   virtual std::shared_ptr<Comm> create_subgroup(const std::vector<int64_t>& members) = 0;
 
  private:
-  std::map<std::vector<int64_t>, std::shared_ptr<Comm>> subgroups_;
+  // Sub-groups by a digest of their member list (each group keeps its list
+  // once; a hit is confirmed against it).
+  std::multimap<uint64_t, std::shared_ptr<Comm>> subgroups_;
 };
 
 // Convenience over all_gather: gathers every member's tensor `local` (all of

@@ -45,7 +45,7 @@ class Counts {
   std::vector<int64_t> to_vector() const;
   operator std::vector<int64_t>() const { return to_vector(); }  // NOLINT
 
-  // Short form for messages: "[3, 3, 1, 0]" or "chunk(7 over 4) x 6".
+  // Short form for messages: "[3,3,1,0]" or "chunk(7 over 4) x 6".
   std::string str() const;
 
   friend bool operator==(const Counts& a, const Counts& b);

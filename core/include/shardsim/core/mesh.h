@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <c10/core/DeviceType.h>
@@ -23,9 +25,17 @@ class DeviceMesh {
   const Shape& shape() const { return shape_; }
   int64_t ndim() const { return static_cast<int64_t>(shape_.size()); }
   // Number of ranks in the mesh.
-  int64_t size() const { return static_cast<int64_t>(ranks_.size()); }
+  int64_t size() const { return size_; }
   int64_t size(int64_t dim) const;
-  const std::vector<int64_t>& ranks() const { return ranks_; }
+  // The ranks in row-major order (a fresh list; O(size)).
+  std::vector<int64_t> ranks() const;
+  // Whether the ranks are 0..size-1 in order (then nothing is stored per
+  // rank, so a mesh over 65536 ranks costs a few bytes in every DTensor).
+  bool has_default_ranks() const { return list_ == nullptr; }
+  // The rank at row-major position `flat`.
+  int64_t rank_at_flat(int64_t flat) const;
+  // The row-major position of `rank`, or -1 when it is not in the mesh.
+  int64_t flat_index(int64_t rank) const;
 
   bool contains(int64_t rank) const;
   // Coordinate of `rank` on every mesh dimension. Throws if not in the mesh.
@@ -40,9 +50,16 @@ class DeviceMesh {
   friend bool operator!=(const DeviceMesh& a, const DeviceMesh& b) { return !(a == b); }
 
  private:
+  // An explicit rank list and its index, shared by every copy of the mesh.
+  struct RankList {
+    std::vector<int64_t> ranks;                          // row-major
+    std::vector<std::pair<int64_t, int64_t>> by_rank;    // (rank, flat), sorted
+  };
+
   c10::DeviceType device_type_;
   Shape shape_;
-  std::vector<int64_t> ranks_;
+  int64_t size_ = 0;
+  std::shared_ptr<const RankList> list_;  // null: ranks 0..size-1
 };
 
 // "DeviceMesh(privateuseone, 2x4, ranks=[0..7])"
