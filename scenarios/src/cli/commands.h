@@ -15,6 +15,8 @@ namespace shardsim::cli {
 int layout_command(int argc, char** argv);
 int list_command(int argc, char** argv);
 int run_command(int argc, char** argv);
+int replay_command(int argc, char** argv);
+int fuzz_command(int argc, char** argv);
 
 struct CommandInfo {
   const char* name;

@@ -18,6 +18,8 @@ const CommandInfo kCommands[] = {
     {"run", "run scenarios or suites on simulated ranks (or real backends)", run_command},
     {"list", "list every scenario with the world sizes it accepts", list_command},
     {"layout", "print each rank's local shape and global offset for a sharding", layout_command},
+    {"replay", "rerun saved case files of the property laws", replay_command},
+    {"fuzz", "run the property laws on generated cases; failures become case files", fuzz_command},
 };
 
 void print_usage(std::ostream& os) {
