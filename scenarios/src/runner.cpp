@@ -1,6 +1,8 @@
 #include "shardsim/scenarios/runner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -46,21 +48,27 @@ RankRun run_rank(const Scenario& scenario, Comm& comm, HostMemory& host, const S
                  RunCache* cache) {
   RankRun out;
   ScenarioContext ctx(comm, host, config, cache);
+  const std::string who = "rank " + std::to_string(comm.rank()) + ": ";
   bool assertion = false;
   std::string message;
   try {
     scenario.body(ctx);
+  } catch (const InjectedFault& e) {
+    message = who + e.what();
+    // An injected exit is the rank returning early, not a failure.
+    out.exited = e.kind() == FaultKind::kExit;
+    out.crashed = e.kind() == FaultKind::kCrash;
   } catch (const AssertionFailure& e) {
     assertion = true;
     message = e.what();
   } catch (const c10::Error& e) {
     // ATen's own errors: the message without the C++ backtrace.
-    message = std::string("rank ") + std::to_string(comm.rank()) + ": " + e.what_without_backtrace();
+    message = who + e.what_without_backtrace();
   } catch (const std::exception& e) {
-    message = std::string("rank ") + std::to_string(comm.rank()) + ": " + e.what();
+    message = who + e.what();
   }
   if (!message.empty()) {
-    out.ok = false;
+    out.ok = out.exited;
     out.assertion = assertion;
     out.message = message;
   }
@@ -75,6 +83,74 @@ std::string combine_values(const std::vector<uint64_t>& per_rank) {
   return d.hex();
 }
 
+int64_t collective_timeout_ms(const RunSpec& spec) {
+  const double s = spec.timeout_s > 0 ? spec.timeout_s : kDefaultCollectiveTimeoutS;
+  return std::max<int64_t>(1, static_cast<int64_t>(std::llround(s * 1000)));
+}
+
+void check_faults(const RunSpec& spec) {
+  for (const std::string& f : spec.faults) {
+    try {
+      parse_fault(f);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument((spec.origin.empty() ? "" : spec.origin + ": ") + e.what());
+    }
+  }
+}
+
+std::vector<Outcome> explained_outcomes(const std::vector<FaultSpec>& fired, int64_t world) {
+  std::vector<Outcome> out;
+  auto add = [&](Outcome o) {
+    if (std::find(out.begin(), out.end(), o) == out.end()) out.push_back(o);
+  };
+  if (fired.empty()) add(Outcome::kPassed);
+  for (const FaultSpec& f : fired) {
+    switch (f.kind) {
+      case FaultKind::kCrash:
+        add(Outcome::kCrash);
+        break;
+      case FaultKind::kExit:
+        add(Outcome::kDeadlock);
+        if (world == 1) add(Outcome::kPassed);  // nobody waits for a world of one
+        break;
+      case FaultKind::kMismatch:
+        add(Outcome::kMismatch);
+        add(Outcome::kError);  // an altered collective that returned (a group of one)
+        break;
+      case FaultKind::kSkip:
+        // Later calls pair up wrongly: whatever that leads to, or nothing.
+        for (Outcome o : {Outcome::kPassed, Outcome::kFailed, Outcome::kDeadlock, Outcome::kMismatch,
+                          Outcome::kTimeout, Outcome::kError}) {
+          add(o);
+        }
+        break;
+      case FaultKind::kDelay:
+      case FaultKind::kJitter:
+        add(Outcome::kPassed);
+        add(Outcome::kTimeout);
+        break;
+      case FaultKind::kAlloc:
+        add(Outcome::kError);
+        break;
+      case FaultKind::kDiverge:
+        // Caught by an assertion or by verification; unseen where the rank's slice is empty.
+        add(Outcome::kPassed);
+        add(Outcome::kFailed);
+        add(Outcome::kError);
+        break;
+    }
+  }
+  return out;
+}
+
+namespace {
+std::string outcome_list(const std::vector<Outcome>& outcomes) {
+  std::string out;
+  for (Outcome o : outcomes) out += std::string(out.empty() ? "" : ", ") + outcome_name(o);
+  return out;
+}
+}  // namespace
+
 RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
   RunResult r;
   r.spec = spec;
@@ -87,19 +163,40 @@ RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backe
   if (why.empty() && scenario.needs_scheduler && backend.name() != "fiber") {
     why = scenario.name + " needs the fiber scheduler; it runs on backend fiber only";
   }
+  if (why.empty() && spec.buggify && backend.name() != "fiber") {
+    why = "--buggify runs on backend fiber only";
+  }
   if (!why.empty()) {
     r.verdict = RunResult::Verdict::kSkip;
     r.reason = why;
     return r;
   }
+  RunSpec to_run = r.spec;
+  if (spec.buggify) {
+    for (const FaultSpec& f : buggify_plan(spec.seed, r.world, collective_timeout_ms(spec))) {
+      to_run.faults.push_back(f.str());
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
-  RunResult got = backend.run(scenario, r.spec);
+  RunResult got = backend.run(scenario, to_run);
   const auto end = std::chrono::steady_clock::now();
   got.spec = r.spec;
   got.world = r.world;
   got.mesh = r.mesh;
   got.has_schedule = r.has_schedule;
   got.seconds = std::chrono::duration<double>(end - start).count();
+  if (spec.buggify && !spec.expect) {
+    const std::vector<Outcome> explained = explained_outcomes(got.fired, r.world);
+    if (std::find(explained.begin(), explained.end(), got.outcome) != explained.end()) {
+      got.verdict = RunResult::Verdict::kPass;
+    } else {
+      got.verdict = RunResult::Verdict::kFail;
+      got.reason = std::string("outcome ") + outcome_name(got.outcome) +
+                   " is not one the fired faults explain (" + outcome_list(explained) + ")" +
+                   (got.reason.empty() ? "" : ":\n" + got.reason);
+    }
+    return got;
+  }
   const Outcome wanted = spec.expect ? *spec.expect : Outcome::kPassed;
   if (got.outcome == wanted) {
     got.verdict = RunResult::Verdict::kPass;
@@ -148,8 +245,12 @@ std::string format_result(const RunResult& r) {
      << std::setprecision(3) << r.seconds << "\n";
   if (r.verdict == RunResult::Verdict::kPass && r.spec.expect && *r.spec.expect != Outcome::kPassed) {
     os << indent(std::string("expected ") + outcome_name(*r.spec.expect) + ": " + r.reason);
+  } else if (r.verdict == RunResult::Verdict::kPass && r.outcome != Outcome::kPassed) {
+    os << indent(std::string("explained by the injected faults: ") + outcome_name(r.outcome) + ": " +
+                 r.reason);
   }
   if (r.verdict != RunResult::Verdict::kPass && !r.reason.empty()) os << indent(r.reason);
+  for (const std::string& line : r.injected) os << indent("injected: " + line);
   if (r.verdict == RunResult::Verdict::kFail) os << indent("rerun: " + rerun_command(r));
   return os.str();
 }
@@ -182,6 +283,7 @@ std::string rerun_command(const RunResult& r) {
   for (const std::string& f : r.spec.faults) os << " --fault " << shell_quote(f);
   if (r.spec.expect) os << " --expect " << outcome_name(*r.spec.expect);
   if (r.spec.timeout_s > 0) os << " --timeout " << r.spec.timeout_s;
+  if (r.spec.buggify) os << " --buggify";
   return os.str();
 }
 

@@ -185,6 +185,7 @@ const ScenarioRegistry& builtin_scenarios() {
     ScenarioRegistry r;
     register_seed_scenarios(r);
     register_real_use_scenarios(r);
+    register_fault_scenarios(r);
     return r;
   }();
   return registry;

@@ -11,12 +11,16 @@
 
 #include <c10/util/Optional.h>
 
+#include "shardsim/core/faults.h"
 #include "shardsim/core/shape.h"
 #include "shardsim/scenarios/scenario.h"
 
 namespace shardsim::scenarios {
 
-// How a run ended: the root cause, not its echoes.
+// How a run ended: the root cause, not its echoes. A rank that threw first
+// (in event order) decides it: an injected crash is kCrash, an assertion
+// kFailed, anything else kError; with no rank failing, what stopped the world
+// decides (a rank that left early shows as the deadlock of those waiting).
 enum class Outcome {
   kPassed,    // every rank finished and every assertion held
   kFailed,    // an assertion failed
@@ -41,9 +45,25 @@ struct RunSpec {
   c10::optional<Outcome> expect;        // the run passes when this is the outcome
   double timeout_s = 0;                 // collective timeout; 0 = backend default
   std::string origin;                   // "file.toml:12" or "command line"
+  // Add a fault plan drawn from the seed (buggify_plan); without `expect`,
+  // the run then passes when the outcome is one the fired faults explain.
+  bool buggify = false;
 
   uint64_t effective_schedule_seed() const { return schedule_seed ? *schedule_seed : seed; }
 };
+
+// The collective timeout when a spec names none: the real backends' default,
+// so a delay times out alike on every backend (virtual time on fibers).
+constexpr double kDefaultCollectiveTimeoutS = 120;
+// The collective timeout of `spec` in milliseconds.
+int64_t collective_timeout_ms(const RunSpec& spec);
+
+// Parses every fault of `spec` (the ones buggify adds are drawn at run time).
+// Throws InvalidArgument naming the spec's origin and the bad fault.
+void check_faults(const RunSpec& spec);
+
+// The outcomes that the fired faults explain (a run with no fault fired must pass).
+std::vector<Outcome> explained_outcomes(const std::vector<FaultSpec>& fired, int64_t world);
 
 struct RunResult {
   enum class Verdict { kPass, kFail, kSkip };
@@ -57,6 +77,9 @@ struct RunResult {
   std::string values = "-"; // 16 hex
   bool has_schedule = true; // whether schedule= is meaningful
   double seconds = 0;
+  // One line per fault of the run (FaultPlan::report), printed as "injected: ...".
+  std::vector<std::string> injected;
+  std::vector<FaultSpec> fired;  // the faults that fired
 };
 
 // The part of a run every backend shares: one rank's execution of a scenario.
@@ -65,6 +88,8 @@ struct RankRun {
   bool assertion = false;  // failed by an AssertionFailure (else by another error)
   std::string message;     // what failed, naming the rank
   uint64_t values = 0;     // this rank's values digest
+  bool crashed = false;    // ended by an injected crash (ok is false)
+  bool exited = false;     // left early by an injected exit (ok stays true; message says where)
 };
 // Runs `scenario` on this rank, catching assertion failures and errors into
 // the result (never inside a suspension point). Exceptions that do not derive

@@ -164,12 +164,14 @@ class ScenarioRegistry {
 // Shell-style glob match of `text` against `pattern` (* and ?).
 bool glob_match(const std::string& pattern, const std::string& text);
 
-// The built-in scenarios: the seed suite (reference-semantics §5) and the
-// scenarios from real use. Built once; immutable afterwards.
+// The built-in scenarios: the seed suite (reference-semantics §5), the
+// scenarios from real use and those that show fault detection. Built once;
+// immutable afterwards.
 const ScenarioRegistry& builtin_scenarios();
 
 // Registration functions, one per scenario file group.
 void register_seed_scenarios(ScenarioRegistry& registry);
 void register_real_use_scenarios(ScenarioRegistry& registry);
+void register_fault_scenarios(ScenarioRegistry& registry);
 
 }  // namespace shardsim::scenarios
