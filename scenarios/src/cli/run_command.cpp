@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "fault_options.h"
+#include "watchdog.h"
 #include "shardsim/core/shape.h"
 #include "shardsim/scenarios/runner.h"
 #include "shardsim/scenarios/suite.h"
@@ -60,7 +62,17 @@ int run_command(int argc, char** argv) {
   auto* sched_opt = app.add_option("--schedule-seed", schedule_seed, "schedule seed T (fiber backend)");
   std::string junit;
   app.add_option("--junit", junit, "write a JUnit XML report to FILE");
+  double timeout = 0;
+  auto* timeout_opt = app.add_option(
+      "--timeout", timeout,
+      "seconds any wait of a real backend may take (a collective, joining the world; default 120): "
+      "a dead or stuck rank ends the run within about this long; on fibers, a collective's "
+      "timeout in virtual time");
+  timeout_opt->check(CLI::Range(0.001, 86400.0));
+  FaultOptions fault_options;
+  add_fault_options(app, fault_options);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  Watchdog watchdog(fault_options.time_limit_s, app.get_name());
 
   scenarios::RunOverrides o;
   if (!scenario.empty()) o.scenario_glob = scenario;
@@ -75,6 +87,8 @@ int run_command(int argc, char** argv) {
   if (seed_opt->count() > 0) o.seed = seed;
   o.seed_count = seeds;
   if (sched_opt->count() > 0) o.schedule_seed = schedule_seed;
+  if (timeout_opt->count() > 0) o.timeout_s = timeout;
+  apply_fault_options(fault_options, o);
 
   const auto& registry = scenarios::builtin_scenarios();
   std::vector<scenarios::RunSpec> specs;
@@ -87,6 +101,7 @@ int run_command(int argc, char** argv) {
     }
   }
   if (specs.empty()) return usage_error(app.get_name(), "the suites and --scenario select nothing to run");
+  finish_fault_options(fault_options, specs);
 
   std::map<std::string, std::unique_ptr<scenarios::Backend>> backends;
   for (const auto& spec : specs) {
@@ -96,6 +111,7 @@ int run_command(int argc, char** argv) {
   std::vector<scenarios::RunResult> results;
   for (const auto& spec : specs) {
     const scenarios::Scenario* s = registry.find(spec.scenario);
+    watchdog.set_activity(activity_of(spec));
     scenarios::RunResult r = scenarios::run_spec(*s, spec, *backends[spec.backend]);
     std::cout << scenarios::format_result(r) << std::flush;
     results.push_back(std::move(r));

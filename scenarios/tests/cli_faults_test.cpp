@@ -1,0 +1,166 @@
+// Runs the shardsim executable (SHARDSIM_CLI) with faults: --fault, --expect,
+// --buggify, --time-limit and suite entries; exit statuses 0, 1 and 2 and the
+// injected lines of the report.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Result {
+  int status = -1;  // exit status; -1 when the program did not exit normally
+  std::string out;
+  std::string err;
+  double seconds = 0;
+};
+
+// Runs `shardsim <args>` through the shell (args are shell words).
+Result run(const std::string& args) {
+  char err_path[] = "/tmp/shardsim_cli_faults_XXXXXX";
+  const int fd = mkstemp(err_path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  const std::string cmd = std::string("'") + SHARDSIM_CLI + "' " + args + " 2>" + err_path;
+  Result r;
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr) << cmd;
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err_file(err_path);
+  std::stringstream err;
+  err << err_file.rdbuf();
+  std::remove(err_path);
+  r.err = err.str();
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/shardsim_faults_suite_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CliFaults, AnExpectedCrashPassesAndIsMarkedInjected) {
+  const Result r = run("run --scenario gather_state_dict_dtensor --world 4 "
+                       "--fault crash:rank=1,collective=1 --expect crash");
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "PASS gather_state_dict_dtensor backend=fiber world=4")) << r.out;
+  EXPECT_TRUE(contains(r.out, "    expected crash: rank 1 failed: rank 1: injected crash"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "    injected: crash:rank=1,collective=1 (fired at all_gather seq 1 "
+                              "on group world)"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "1 passed, 0 failed")) << r.out;
+}
+
+TEST(CliFaults, AnUnexpectedFaultFailsWithARerunCommandThatReproducesIt) {
+  const Result r = run("run --scenario complicated_dict --world 3 --fault exit:rank=2,collective=1 "
+                       "--fault skip:rank=0,collective=5");
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "FAIL complicated_dict")) << r.out;
+  EXPECT_TRUE(contains(r.out, "rerun: shardsim run --scenario complicated_dict --backend fiber "
+                              "--world 3 --mesh 3 --seed 1 --schedule-seed 1 --fault "
+                              "exit:rank=2,collective=1 --fault skip:rank=0,collective=5"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "injected: skip:rank=0,collective=5 (")) << r.out;
+}
+
+TEST(CliFaults, TimeoutFlagIsTheVirtualCollectiveTimeoutOnFibers) {
+  const Result late = run("run --scenario gather_state_dict_dtensor --world 4 --timeout 1 "
+                          "--fault delay:rank=2,collective=1,ms=1500 --expect timeout");
+  EXPECT_EQ(late.status, 0) << late.out << late.err;
+  EXPECT_TRUE(contains(late.out, "late: rank 2 (sleeps until t=1500 ms)")) << late.out;
+  EXPECT_LT(late.seconds, 10.0);
+  const Result in_time = run("run --scenario gather_state_dict_dtensor --world 4 --timeout 2 "
+                             "--fault delay:rank=2,collective=1,ms=1500");
+  EXPECT_EQ(in_time.status, 0) << in_time.out << in_time.err;
+}
+
+TEST(CliFaults, BadFaultsAndOutcomesAreUsageErrors) {
+  Result r = run("run --scenario complicated_dict --fault crash:rank=1");
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "fault 'crash:rank=1': missing key 'collective'")) << r.err;
+  r = run("run --scenario complicated_dict --fault boom");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "unknown kind 'boom'")) << r.err;
+  r = run("run --scenario complicated_dict --expect sideways");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--expect: unknown outcome 'sideways'")) << r.err;
+  r = run("run --scenario complicated_dict --time-limit -1");
+  EXPECT_EQ(r.status, 2) << r.err;
+  const std::string suite = write_temp(
+      "[[test]]\nscenario = \"complicated_dict\"\nworld = 2\n"
+      "faults = [\"delay:rank=1,collective=1,ms=soon\"]\n");
+  r = run("run " + suite);
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, suite + ":1: fault 'delay:rank=1,collective=1,ms=soon': ms=soon is "
+                                      "not an integer"))
+      << r.err;
+  std::remove(suite.c_str());
+}
+
+TEST(CliFaults, SuiteEntriesCarryFaultsExpectAndTimeout) {
+  const std::string suite = write_temp(
+      "title = \"t\"\n"
+      "[[test]]\nscenario = \"complicated_dict\"\nworld = 4\n"
+      "faults = [\"mismatch:rank=1,collective=2,field=dtype\"]\nexpect = \"mismatch\"\n"
+      "[[test]]\nscenario = \"complicated_dict\"\nworld = 4\ntimeout = 0.5\n"
+      "faults = [\"delay:rank=0,collective=3,ms=600\"]\nexpect = \"timeout\"\n");
+  const Result r = run("run " + suite);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "2 passed, 0 failed")) << r.out;
+  std::remove(suite.c_str());
+}
+
+TEST(CliFaults, BuggifyRunsAreExplainedAndReproducible) {
+  const std::string args = "run --scenario complicated_dict --world 4 --seed 1 --seeds 12 "
+                           "--buggify --timeout 1";
+  const Result a = run(args);
+  const Result b = run(args);
+  EXPECT_EQ(a.status, 0) << a.out << a.err;
+  EXPECT_TRUE(contains(a.out, "12 passed, 0 failed")) << a.out;
+  EXPECT_TRUE(contains(a.out, "injected: ")) << "some seed draws a fault\n" << a.out;
+  // Same lines except the wall time.
+  auto strip_time = [](std::string s) {
+    std::string out;
+    std::istringstream in(s);
+    for (std::string line; std::getline(in, line);) {
+      const size_t t = line.find(" time=");
+      out += (t == std::string::npos ? line : line.substr(0, t)) + "\n";
+    }
+    return out;
+  };
+  EXPECT_EQ(strip_time(a.out), strip_time(b.out));
+}
+
+TEST(CliFaults, TheTimeLimitEndsARunWithStatusOneAndSaysWhatWasRunning) {
+  const Result r = run("run --scenario complicated_dict --world 512 --seeds 50 --time-limit 0.5");
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "time limit of 0.5 s reached")) << r.err;
+  EXPECT_TRUE(contains(r.err, "while running:\n  shardsim run --scenario complicated_dict")) << r.err;
+  EXPECT_LT(r.seconds, 10.0);
+  const Result off = run("run --scenario complicated_dict --world 2 --time-limit 0");
+  EXPECT_EQ(off.status, 0) << off.out << off.err;
+}
+
+}  // namespace
