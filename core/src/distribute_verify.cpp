@@ -63,9 +63,11 @@ void verify_same_full_tensors(Comm& comm, const std::vector<std::string>& keys,
     os << "distribute_tensors(verify): the full tensor under '" << keys[static_cast<size_t>(i)]
        << "' differs across ranks:";
     for (const auto& side : sides) {
+      const bool one = side.second.size() == 1;
       os << " " << ranks_str(side.second) << " "
-         << (side.first == 0 ? std::string("skip the key")
-                             : "hold digest " + hex64(static_cast<uint64_t>(side.first)))
+         << (side.first == 0 ? std::string(one ? "skips the key" : "skip the key")
+                             : (one ? "holds digest " : "hold digest ") +
+                                   hex64(static_cast<uint64_t>(side.first)))
          << ";";
     }
     os << " every rank must pass the same full tensors";
