@@ -18,7 +18,13 @@ ChunkRange chunk_range(int64_t s, int64_t n, int64_t c) {
     return {c * chunk, chunk};
   }
   const int64_t chunk = (s + n - 1) / n;
+#if defined(SHARDSIM_PLANTED_BUG)
+  // A known bug planted for properties/tests/planted_bug_test.cpp only (never
+  // in a production build): an off-by-one start in uneven chunking.
+  const int64_t start = c * chunk - (c > 0 ? 1 : 0);
+#else
   const int64_t start = c * chunk;
+#endif
   if (start >= s) return {start, 0};
   return {start, std::min(s, start + chunk) - start};
 }
