@@ -47,6 +47,18 @@ Result run(const std::string& args) {
   return r;
 }
 
+// Runs a shell command; its stdout in `out`.
+Result run_shell(const std::string& cmd) {
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -161,6 +173,34 @@ TEST(CliFaults, TheTimeLimitEndsARunWithStatusOneAndSaysWhatWasRunning) {
   EXPECT_LT(r.seconds, 10.0);
   const Result off = run("run --scenario complicated_dict --world 2 --time-limit 0");
   EXPECT_EQ(off.status, 0) << off.out << off.err;
+}
+
+// Processes whose command line matches `pattern` (a regular expression
+// written so that it does not match itself, like "seed 123[4]").
+int count_processes(const std::string& pattern) {
+  const Result r = run_shell("pgrep -f -c -- '" + pattern + "' || true");
+  return r.out.empty() ? 0 : std::stoi(r.out);
+}
+
+// On Gloo the launcher's workers are separate processes: when the time limit
+// ends the launcher, they must end with it.
+TEST(CliFaults, TheTimeLimitLeavesNoWorkerProcessBehind) {
+  const Result probe = run("run --backend gloo --scenario complicated_dict --world 1");
+  if (probe.status != 0) GTEST_SKIP() << "no Gloo backend in this build: " << probe.err;
+  const std::string token = "--seed 918273645";  // marks this run's processes
+  const std::string pattern = "seed 91827364[5]";
+  const Result r = run("run --backend gloo --world 3 --scenario complicated_dict " + token +
+                       " --fault delay:rank=1,collective=1,ms=120000 --timeout 300 --time-limit 8");
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "time limit of 8 s reached")) << r.err;
+  EXPECT_LT(r.seconds, 30.0);
+  int left = 0;
+  for (int i = 0; i < 50; ++i) {  // the kernel delivers the parent-death signal promptly
+    left = count_processes(pattern);
+    if (left == 0) break;
+    ::usleep(100000);
+  }
+  EXPECT_EQ(left, 0) << "worker processes outlived the launcher";
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ struct FaultOptions {
 // Adds the options to `app`, writing into `options`.
 void add_fault_options(CLI::App& app, FaultOptions& options);
 // The parts that override suite entries (--fault adds to each entry's
-// faults, --expect replaces its expect). Throws InvalidArgument.
+// faults, --expect replaces its expect). Throws InvalidArgument for --expect.
 void apply_fault_options(const FaultOptions& options, scenarios::RunOverrides& overrides);
 // After expansion: switches buggify on and checks every fault of the specs
 // the fiber backend runs (real backends check their own). Throws
