@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "shardsim/core/digest.h"
 #include "shardsim/core/faults.h"
 #include "shardsim/core/shape.h"
 
@@ -110,18 +111,24 @@ std::string not_applicable(MismatchField field, CollectiveKind kind, size_t n) {
 }  // namespace
 
 size_t RankFaults::group_slot(const std::vector<int64_t>& members) {
+  // A digest, not a copy: every rank of a large world holds a slot for the
+  // world group, and W copies of a W-rank list would cost O(W^2) memory.
+  Digest d;
+  d.update_u64(members.size());
+  for (int64_t m : members) d.update_i64(m);
+  const GroupSeq key{d.value(), static_cast<int64_t>(members.size()), 0};
   for (size_t i = 0; i < group_seq_.size(); ++i) {
-    if (group_seq_[i].first == members) return i;
+    if (group_seq_[i].id == key.id && group_seq_[i].size == key.size) return i;
   }
-  group_seq_.emplace_back(members, 0);
+  group_seq_.push_back(key);
   return group_seq_.size() - 1;
 }
 
 RankFaults::Action RankFaults::before_collective(CollectiveKind kind, size_t slot,
                                                  const std::string& group) {
   ++collectives_;
-  const int64_t seq = ++group_seq_.at(slot).second;
-  const size_t members = group_seq_[slot].first.size();
+  const int64_t seq = ++group_seq_.at(slot).seq;
+  const size_t members = static_cast<size_t>(group_seq_[slot].size);
   Action action;
   action.where = std::string(collective_kind_name(kind)) + " seq " + std::to_string(seq) +
                  " on group " + group;

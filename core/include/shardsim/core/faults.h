@@ -175,7 +175,12 @@ class RankFaults {
   FaultSleep sleep_;
   std::vector<size_t> mine_;  // indices of the specs targeting this rank
   int64_t collectives_ = 0;
-  std::vector<std::pair<std::vector<int64_t>, int64_t>> group_seq_;  // per member list
+  struct GroupSeq {
+    uint64_t id;   // digest of the member list
+    int64_t size;  // members
+    int64_t seq;   // this rank's last sequence number in the group
+  };
+  std::vector<GroupSeq> group_seq_;
   std::vector<int64_t> alloc_counts_;  // per entry of mine_
   Random jitter_;                      // this rank's jitter draws
 };
