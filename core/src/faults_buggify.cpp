@@ -32,7 +32,7 @@ std::vector<FaultSpec> buggify_plan(uint64_t seed, int64_t world, int64_t timeou
     f.ms = rng.range(1, 20);
     plan.push_back(f);
   }
-  const FaultKind harmful[] = {FaultKind::kCrash, FaultKind::kExit,  FaultKind::kSkip,
+  const FaultKind harmful[] = {FaultKind::kCrash,    FaultKind::kExit,  FaultKind::kSkip,
                                FaultKind::kMismatch, FaultKind::kDelay, FaultKind::kAlloc,
                                FaultKind::kDiverge};
   for (FaultKind kind : harmful) {

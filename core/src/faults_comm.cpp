@@ -150,7 +150,8 @@ class FaultyComm : public Comm {
         at::Tensor out = output.clone();
         std::vector<at::Tensor> in;
         if (claimed == rank()) {
-          for (int64_t i = 0; i < size(); ++i) in.push_back(at::zeros({counts[i]}, output.options()));
+          for (int64_t i = 0; i < size(); ++i)
+            in.push_back(at::zeros({counts[i]}, output.options()));
         }
         inner_.scatter(out, in, counts, claimed);
         break;
@@ -207,8 +208,9 @@ class FaultyComm : public Comm {
   }
 
   [[noreturn]] void returned(const Action& a) {
-    faults_->raise(a, "the altered collective returned, so no member checked it; the rank's "
-                      "results would be meaningless");
+    faults_->raise(a,
+                   "the altered collective returned, so no member checked it; the rank's "
+                   "results would be meaningless");
   }
 
   Comm& inner_;
@@ -254,7 +256,8 @@ RankFaults* faults_of(Comm& comm) {
 
 std::shared_ptr<HostMemory> make_faulty_host_memory(std::shared_ptr<HostMemory> inner,
                                                     std::shared_ptr<RankFaults> faults) {
-  SHARDSIM_CHECK_ARG(inner != nullptr && faults != nullptr, "make_faulty_host_memory: null argument");
+  SHARDSIM_CHECK_ARG(inner != nullptr && faults != nullptr,
+                     "make_faulty_host_memory: null argument");
   return std::make_shared<FaultyHostMemory>(std::move(inner), std::move(faults));
 }
 

@@ -74,7 +74,8 @@ RankFaults::RankFaults(std::shared_ptr<FaultPlan> plan, int64_t world_rank, Faul
     : plan_(std::move(plan)),
       world_rank_(world_rank),
       sleep_(sleep ? std::move(sleep) : FaultSleep(real_sleep_ms)),
-      jitter_(derive_seed(derive_seed(plan_->seed(), kJitterStream), static_cast<uint64_t>(world_rank))) {
+      jitter_(derive_seed(derive_seed(plan_->seed(), kJitterStream),
+                          static_cast<uint64_t>(world_rank))) {
   for (size_t i = 0; i < plan_->specs().size(); ++i) {
     if (plan_->specs()[i].targets(world_rank_)) mine_.push_back(i);
   }
@@ -183,7 +184,8 @@ void RankFaults::before_alloc(HostAllocKind kind, c10::IntArrayRef shape, c10::S
                              alloc_filter_name(spec.alloc) + " (" + host_alloc_kind_name(kind) +
                              " " + c10::toString(dtype) + shape_str(shape.vec()) + ")";
     plan_->record(mine_[i], world_rank_, what);
-    throw InjectedFault(FaultKind::kAlloc, "injected fault " + spec.str() + ": " + what + " failed");
+    throw InjectedFault(FaultKind::kAlloc,
+                        "injected fault " + spec.str() + ": " + what + " failed");
   }
 }
 
@@ -203,8 +205,7 @@ void RankFaults::raise(const Action& action, const std::string& what) const {
   const std::string spec = action.spec != nullptr ? action.spec->str() : "?";
   switch (action.kind) {
     case Action::Kind::kCrash:
-      throw InjectedFault(FaultKind::kCrash,
-                          "injected crash (" + spec + ") at " + action.where);
+      throw InjectedFault(FaultKind::kCrash, "injected crash (" + spec + ") at " + action.where);
     case Action::Kind::kExit:
       throw InjectedFault(FaultKind::kExit,
                           "injected exit (" + spec + "): left before " + action.where);

@@ -9,46 +9,64 @@ namespace shardsim {
 
 const char* fault_kind_name(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kExit: return "exit";
-    case FaultKind::kSkip: return "skip";
-    case FaultKind::kMismatch: return "mismatch";
-    case FaultKind::kDelay: return "delay";
-    case FaultKind::kJitter: return "jitter";
-    case FaultKind::kAlloc: return "alloc";
-    case FaultKind::kDiverge: return "diverge";
+    case FaultKind::kCrash:
+      return "crash";
+    case FaultKind::kExit:
+      return "exit";
+    case FaultKind::kSkip:
+      return "skip";
+    case FaultKind::kMismatch:
+      return "mismatch";
+    case FaultKind::kDelay:
+      return "delay";
+    case FaultKind::kJitter:
+      return "jitter";
+    case FaultKind::kAlloc:
+      return "alloc";
+    case FaultKind::kDiverge:
+      return "diverge";
   }
   return "?";
 }
 
 const char* mismatch_field_name(MismatchField field) {
   switch (field) {
-    case MismatchField::kKind: return "kind";
-    case MismatchField::kShape: return "shape";
-    case MismatchField::kDtype: return "dtype";
-    case MismatchField::kRoot: return "root";
+    case MismatchField::kKind:
+      return "kind";
+    case MismatchField::kShape:
+      return "shape";
+    case MismatchField::kDtype:
+      return "dtype";
+    case MismatchField::kRoot:
+      return "root";
   }
   return "?";
 }
 
 const char* alloc_filter_name(AllocFilter filter) {
   switch (filter) {
-    case AllocFilter::kPlain: return "plain";
-    case AllocFilter::kShared: return "shared";
-    case AllocFilter::kPinned: return "pinned";
-    case AllocFilter::kAny: return "any";
+    case AllocFilter::kPlain:
+      return "plain";
+    case AllocFilter::kShared:
+      return "shared";
+    case AllocFilter::kPinned:
+      return "pinned";
+    case AllocFilter::kAny:
+      return "any";
   }
   return "?";
 }
 
 bool alloc_filter_matches(AllocFilter filter, HostAllocKind kind) {
   switch (filter) {
-    case AllocFilter::kPlain: return kind == HostAllocKind::kPlain;
+    case AllocFilter::kPlain:
+      return kind == HostAllocKind::kPlain;
     case AllocFilter::kShared:
       return kind == HostAllocKind::kShared || kind == HostAllocKind::kSharedPinned;
     case AllocFilter::kPinned:
       return kind == HostAllocKind::kPinned || kind == HostAllocKind::kSharedPinned;
-    case AllocFilter::kAny: return true;
+    case AllocFilter::kAny:
+      return true;
   }
   return false;
 }
@@ -63,7 +81,8 @@ std::string FaultSpec::str() const {
       os << "rank=" << rank << ",collective=" << collective;
       break;
     case FaultKind::kMismatch:
-      os << "rank=" << rank << ",collective=" << collective << ",field=" << mismatch_field_name(field);
+      os << "rank=" << rank << ",collective=" << collective
+         << ",field=" << mismatch_field_name(field);
       break;
     case FaultKind::kDelay:
       os << "rank=" << rank << ",collective=" << collective << ",ms=" << ms;
@@ -108,14 +127,22 @@ const std::vector<KindForm>& kind_forms() {
       {FaultKind::kCrash, "crash", "crash:rank=R,collective=K", {"rank", "collective"}, {}},
       {FaultKind::kExit, "exit", "exit:rank=R,collective=K", {"rank", "collective"}, {}},
       {FaultKind::kSkip, "skip", "skip:rank=R,collective=K", {"rank", "collective"}, {}},
-      {FaultKind::kMismatch, "mismatch",
-       "mismatch:rank=R,collective=K[,field=kind|shape|dtype|root]", {"rank", "collective"},
+      {FaultKind::kMismatch,
+       "mismatch",
+       "mismatch:rank=R,collective=K[,field=kind|shape|dtype|root]",
+       {"rank", "collective"},
        {"field"}},
-      {FaultKind::kDelay, "delay", "delay:rank=R,collective=K,ms=T", {"rank", "collective", "ms"},
+      {FaultKind::kDelay,
+       "delay",
+       "delay:rank=R,collective=K,ms=T",
+       {"rank", "collective", "ms"},
        {}},
       {FaultKind::kJitter, "jitter", "jitter:p=P,max_ms=M[,rank=R]", {"p", "max_ms"}, {"rank"}},
-      {FaultKind::kAlloc, "alloc", "alloc:kind=plain|shared|pinned|any,nth=N[,rank=R]",
-       {"kind", "nth"}, {"rank"}},
+      {FaultKind::kAlloc,
+       "alloc",
+       "alloc:kind=plain|shared|pinned|any,nth=N[,rank=R]",
+       {"kind", "nth"},
+       {"rank"}},
       {FaultKind::kDiverge, "diverge", "diverge:rank=R[,key=NAME]", {"rank"}, {"key"}},
   };
   return forms;
@@ -139,8 +166,9 @@ int64_t parse_int(const std::string& text, const std::string& key, const std::st
   for (char c : value) digits = digits && c >= '0' && c <= '9';
   int64_t v = digits ? std::stoll(value) : -1;
   if (!digits || v < lo || v > hi) {
-    bad(text, key + "=" + value + " is not an integer in [" + std::to_string(lo) + ", " +
-                  std::to_string(hi) + "]",
+    bad(text,
+        key + "=" + value + " is not an integer in [" + std::to_string(lo) + ", " +
+            std::to_string(hi) + "]",
         form);
   }
   return v;
@@ -166,7 +194,8 @@ FaultSpec parse_fault(const std::string& text) {
   for (const KindForm& f : kind_forms()) {
     if (name == f.name) form = &f;
   }
-  if (form == nullptr) bad(text, "unknown kind '" + name + "' (kinds: " + kind_list() + ")", nullptr);
+  if (form == nullptr)
+    bad(text, "unknown kind '" + name + "' (kinds: " + kind_list() + ")", nullptr);
   FaultSpec spec;
   spec.kind = form->kind;
   std::set<std::string> seen;

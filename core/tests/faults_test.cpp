@@ -33,15 +33,22 @@ std::string parse_error(const std::string& text) {
 }
 
 TEST(FaultSpec, EveryKindParsesAndPrintsCanonically) {
-  const std::vector<std::string> texts = {
-      "crash:rank=1,collective=2",         "exit:rank=0,collective=1",
-      "skip:rank=2,collective=1",          "mismatch:rank=1,collective=3,field=kind",
-      "mismatch:rank=1,collective=3,field=shape", "mismatch:rank=1,collective=3,field=dtype",
-      "mismatch:rank=1,collective=3,field=root",  "delay:rank=3,collective=2,ms=5000",
-      "jitter:p=25,max_ms=10",             "jitter:p=100,max_ms=1,rank=4",
-      "alloc:kind=plain,nth=1",            "alloc:kind=shared,nth=2,rank=1",
-      "alloc:kind=pinned,nth=3",           "alloc:kind=any,nth=4",
-      "diverge:rank=1",                    "diverge:rank=0,key=even"};
+  const std::vector<std::string> texts = {"crash:rank=1,collective=2",
+                                          "exit:rank=0,collective=1",
+                                          "skip:rank=2,collective=1",
+                                          "mismatch:rank=1,collective=3,field=kind",
+                                          "mismatch:rank=1,collective=3,field=shape",
+                                          "mismatch:rank=1,collective=3,field=dtype",
+                                          "mismatch:rank=1,collective=3,field=root",
+                                          "delay:rank=3,collective=2,ms=5000",
+                                          "jitter:p=25,max_ms=10",
+                                          "jitter:p=100,max_ms=1,rank=4",
+                                          "alloc:kind=plain,nth=1",
+                                          "alloc:kind=shared,nth=2,rank=1",
+                                          "alloc:kind=pinned,nth=3",
+                                          "alloc:kind=any,nth=4",
+                                          "diverge:rank=1",
+                                          "diverge:rank=0,key=even"};
   for (const std::string& t : texts) {
     const FaultSpec f = parse_fault(t);
     EXPECT_EQ(f.str(), t);
@@ -77,7 +84,8 @@ TEST(FaultSpec, BadSpecsNameTheSpecAndTheBadPart) {
       {"crash:rank=1,,collective=1", "'' is not key=value"},
       {"crash:rank=1,collective=99999999999999999999", "is not an integer"},
       {"crash:rank 1,collective=1", "'rank 1' is not key=value"},
-      {"mismatch:rank=1,collective=1,field=size", "field=size is not one of kind, shape, dtype, root"},
+      {"mismatch:rank=1,collective=1,field=size",
+       "field=size is not one of kind, shape, dtype, root"},
       {"delay:rank=1,collective=1", "missing key 'ms'"},
       {"delay:rank=1,collective=1,ms=86400001", "ms=86400001 is not an integer"},
       {"jitter:p=0,max_ms=1", "p=0 is not an integer in [1, 100]"},
@@ -125,7 +133,7 @@ TEST(FaultyComm, CrashAndExitFireAtTheKthCollectiveCountedOverEveryGroup) {
   at::Tensor t = at::ones({4});
   // In a world of one the sub-group {0} has the world's member list, so it
   // shares its sequence numbers (as on every backend).
-  w.comm->barrier();                        // 1 on world
+  w.comm->barrier();                         // 1 on world
   w.comm->subgroup({0})->all_reduce_sum(t);  // 2 through a sub-group object
   try {
     w.comm->broadcast(t, 0);  // 3
@@ -168,8 +176,9 @@ TEST(FaultyComm, DelaySleepsBeforeTheCollectiveAndJitterIsSeeded) {
   EXPECT_TRUE(w.slept.empty());
   w.comm->barrier();
   EXPECT_EQ(w.slept, (std::vector<int64_t>{700}));
-  EXPECT_EQ(w.plan->report()[0],
-            "delay:rank=0,collective=2,ms=700 (fired at barrier seq 2 on group world, 700 ms late)");
+  EXPECT_EQ(
+      w.plan->report()[0],
+      "delay:rank=0,collective=2,ms=700 (fired at barrier seq 2 on group world, 700 ms late)");
 
   auto draws = [](uint64_t seed) {
     FaultyWorld j({"jitter:p=50,max_ms=9"}, seed);

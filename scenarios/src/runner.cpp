@@ -119,8 +119,8 @@ std::vector<Outcome> explained_outcomes(const std::vector<FaultSpec>& fired, int
         break;
       case FaultKind::kSkip:
         // Later calls pair up wrongly: whatever that leads to, or nothing.
-        for (Outcome o : {Outcome::kPassed, Outcome::kFailed, Outcome::kDeadlock, Outcome::kMismatch,
-                          Outcome::kTimeout, Outcome::kError}) {
+        for (Outcome o : {Outcome::kPassed, Outcome::kFailed, Outcome::kDeadlock,
+                          Outcome::kMismatch, Outcome::kTimeout, Outcome::kError}) {
           add(o);
         }
         break;

@@ -73,38 +73,44 @@ std::string write_temp(const std::string& text) {
 }
 
 TEST(CliFaults, AnExpectedCrashPassesAndIsMarkedInjected) {
-  const Result r = run("run --scenario gather_state_dict_dtensor --world 4 "
-                       "--fault crash:rank=1,collective=1 --expect crash");
+  const Result r =
+      run("run --scenario gather_state_dict_dtensor --world 4 "
+          "--fault crash:rank=1,collective=1 --expect crash");
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "PASS gather_state_dict_dtensor backend=fiber world=4")) << r.out;
   EXPECT_TRUE(contains(r.out, "    expected crash: rank 1 failed: rank 1: injected crash"))
       << r.out;
-  EXPECT_TRUE(contains(r.out, "    injected: crash:rank=1,collective=1 (fired at all_gather seq 1 "
-                              "on group world)"))
+  EXPECT_TRUE(contains(r.out,
+                       "    injected: crash:rank=1,collective=1 (fired at all_gather seq 1 "
+                       "on group world)"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "1 passed, 0 failed")) << r.out;
 }
 
 TEST(CliFaults, AnUnexpectedFaultFailsWithARerunCommandThatReproducesIt) {
-  const Result r = run("run --scenario complicated_dict --world 3 --fault exit:rank=2,collective=1 "
-                       "--fault skip:rank=0,collective=5");
+  const Result r =
+      run("run --scenario complicated_dict --world 3 --fault exit:rank=2,collective=1 "
+          "--fault skip:rank=0,collective=5");
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "FAIL complicated_dict")) << r.out;
-  EXPECT_TRUE(contains(r.out, "rerun: shardsim run --scenario complicated_dict --backend fiber "
-                              "--world 3 --mesh 3 --seed 1 --schedule-seed 1 --fault "
-                              "exit:rank=2,collective=1 --fault skip:rank=0,collective=5"))
+  EXPECT_TRUE(contains(r.out,
+                       "rerun: shardsim run --scenario complicated_dict --backend fiber "
+                       "--world 3 --mesh 3 --seed 1 --schedule-seed 1 --fault "
+                       "exit:rank=2,collective=1 --fault skip:rank=0,collective=5"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "injected: skip:rank=0,collective=5 (")) << r.out;
 }
 
 TEST(CliFaults, TimeoutFlagIsTheVirtualCollectiveTimeoutOnFibers) {
-  const Result late = run("run --scenario gather_state_dict_dtensor --world 4 --timeout 1 "
-                          "--fault delay:rank=2,collective=1,ms=1500 --expect timeout");
+  const Result late =
+      run("run --scenario gather_state_dict_dtensor --world 4 --timeout 1 "
+          "--fault delay:rank=2,collective=1,ms=1500 --expect timeout");
   EXPECT_EQ(late.status, 0) << late.out << late.err;
   EXPECT_TRUE(contains(late.out, "late: rank 2 (sleeps until t=1500 ms)")) << late.out;
   EXPECT_LT(late.seconds, 10.0);
-  const Result in_time = run("run --scenario gather_state_dict_dtensor --world 4 --timeout 2 "
-                             "--fault delay:rank=2,collective=1,ms=1500");
+  const Result in_time =
+      run("run --scenario gather_state_dict_dtensor --world 4 --timeout 2 "
+          "--fault delay:rank=2,collective=1,ms=1500");
   EXPECT_EQ(in_time.status, 0) << in_time.out << in_time.err;
 }
 
@@ -145,8 +151,9 @@ TEST(CliFaults, SuiteEntriesCarryFaultsExpectAndTimeout) {
 }
 
 TEST(CliFaults, BuggifyRunsAreExplainedAndReproducible) {
-  const std::string args = "run --scenario complicated_dict --world 4 --seed 1 --seeds 12 "
-                           "--buggify --timeout 1";
+  const std::string args =
+      "run --scenario complicated_dict --world 4 --seed 1 --seeds 12 "
+      "--buggify --timeout 1";
   const Result a = run(args);
   const Result b = run(args);
   EXPECT_EQ(a.status, 0) << a.out << a.err;
@@ -169,7 +176,8 @@ TEST(CliFaults, TheTimeLimitEndsARunWithStatusOneAndSaysWhatWasRunning) {
   const Result r = run("run --scenario complicated_dict --world 512 --seeds 50 --time-limit 0.5");
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "time limit of 0.5 s reached")) << r.err;
-  EXPECT_TRUE(contains(r.err, "while running:\n  shardsim run --scenario complicated_dict")) << r.err;
+  EXPECT_TRUE(contains(r.err, "while running:\n  shardsim run --scenario complicated_dict"))
+      << r.err;
   EXPECT_LT(r.seconds, 10.0);
   const Result off = run("run --scenario complicated_dict --world 2 --time-limit 0");
   EXPECT_EQ(off.status, 0) << off.out << off.err;

@@ -58,14 +58,15 @@ TEST(FiberFaults, CrashIsACrashWithWhatItsPeersWaitFor) {
                            0),
             0u)
       << r.reason;
-  EXPECT_TRUE(contains(r.reason, "ranks 0,2-3: waits in all_gather(group=world, seq=1")) << r.reason;
+  EXPECT_TRUE(contains(r.reason, "ranks 0,2-3: waits in all_gather(group=world, seq=1"))
+      << r.reason;
   EXPECT_TRUE(contains(r.reason, "missing: rank 1")) << r.reason;
   ASSERT_EQ(r.injected.size(), 1u);
-  EXPECT_EQ(r.injected[0],
-            "crash:rank=1,collective=1 (fired at all_gather seq 1 on group world)");
-  EXPECT_TRUE(contains(all_text(r),
-                       "    injected: crash:rank=1,collective=1 (fired at all_gather seq 1 on group "
-                       "world)\n"))
+  EXPECT_EQ(r.injected[0], "crash:rank=1,collective=1 (fired at all_gather seq 1 on group world)");
+  EXPECT_TRUE(
+      contains(all_text(r),
+               "    injected: crash:rank=1,collective=1 (fired at all_gather seq 1 on group "
+               "world)\n"))
       << all_text(r);
 }
 
@@ -82,8 +83,8 @@ TEST(FiberFaults, EarlyExitIsTheDeadlockItCausesNamingTheRankThatLeft) {
 
 TEST(FiberFaults, MismatchFieldsAreMismatchesNamingBothFingerprints) {
   for (const std::string field : {"kind", "shape", "dtype"}) {
-    const RunResult r = run(spec_for("gather_state_dict_dtensor", 4,
-                                     {"mismatch:rank=2,collective=1,field=" + field}));
+    const RunResult r = run(
+        spec_for("gather_state_dict_dtensor", 4, {"mismatch:rank=2,collective=1,field=" + field}));
     EXPECT_EQ(r.outcome, Outcome::kMismatch) << field << "\n" << all_text(r);
     EXPECT_TRUE(contains(r.reason, "collective mismatch in group world at seq 1")) << r.reason;
     EXPECT_EQ(r.fired.size(), 1u);
@@ -100,7 +101,8 @@ TEST(FiberFaults, DelayPastTheTimeoutIsATimeoutInVirtualTimeAndWithinItPasses) {
   late.timeout_s = 2;
   const auto start = std::chrono::steady_clock::now();
   const RunResult r = run(late);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << all_text(r);
   EXPECT_TRUE(contains(r.reason, "waited 2000 ms")) << r.reason;
   EXPECT_TRUE(contains(r.reason, "in all_gather(group=world, seq=1")) << r.reason;
@@ -116,17 +118,19 @@ TEST(FiberFaults, DelayPastTheTimeoutIsATimeoutInVirtualTimeAndWithinItPasses) {
 }
 
 TEST(FiberFaults, AllocationFailureIsAnErrorNamingTheAllocation) {
-  const RunResult r =
-      run(spec_for("create_cpu_state_dict", 2, {"alloc:kind=pinned,nth=2,rank=1"}, Outcome::kError));
+  const RunResult r = run(
+      spec_for("create_cpu_state_dict", 2, {"alloc:kind=pinned,nth=2,rank=1"}, Outcome::kError));
   EXPECT_EQ(r.outcome, Outcome::kError) << all_text(r);
   EXPECT_EQ(r.verdict, RunResult::Verdict::kPass);
-  EXPECT_TRUE(contains(r.reason, "rank 1: injected fault alloc:kind=pinned,nth=2,rank=1: host "
-                                 "allocation 2 of kind pinned"))
+  EXPECT_TRUE(contains(r.reason,
+                       "rank 1: injected fault alloc:kind=pinned,nth=2,rank=1: host "
+                       "allocation 2 of kind pinned"))
       << r.reason;
 }
 
 TEST(FiberFaults, DivergenceFailsTheCheckAndVerificationNamesTheRank) {
-  const RunResult plain = run(spec_for("state_dict_util_distribute_tensors", 4, {"diverge:rank=1"}));
+  const RunResult plain =
+      run(spec_for("state_dict_util_distribute_tensors", 4, {"diverge:rank=1"}));
   EXPECT_EQ(plain.outcome, Outcome::kFailed) << all_text(plain);
 
   const RunResult verified = run(spec_for("distribute_tensors_verified", 4, {"diverge:rank=1"}));
@@ -161,7 +165,8 @@ TEST(FiberFaults, TheFirstFailureInEventOrderIsTheOutcome) {
     ctx.comm().barrier();
   };
   // Rank 0 is delayed 10 ms before its first collective, then crashes there.
-  RunSpec spec = spec_for(s.name, 3, {"delay:rank=0,collective=1,ms=10", "crash:rank=0,collective=1"});
+  RunSpec spec =
+      spec_for(s.name, 3, {"delay:rank=0,collective=1,ms=10", "crash:rank=0,collective=1"});
   const RunResult r = run_scenario(s, spec);
   EXPECT_EQ(r.outcome, Outcome::kFailed) << all_text(r);
   EXPECT_EQ(r.reason.rfind("rank 2 failed: rank 2: rank 2's own check\n", 0), 0u) << r.reason;
@@ -247,10 +252,11 @@ TEST(FiberFaults, NoFaultLeaksMemoryLocksDescriptorsOrDeviceBytes) {
 
 TEST(FiberFaults, DiagnosisIsImmediate) {
   for (const char* f : {"crash:rank=5,collective=1", "exit:rank=5,collective=1",
-                               "mismatch:rank=5,collective=1,field=kind"}) {
+                        "mismatch:rank=5,collective=1,field=kind"}) {
     const auto start = std::chrono::steady_clock::now();
     const RunResult r = run(spec_for("gather_state_dict_dtensor", 64, {f}));
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_NE(r.outcome, Outcome::kPassed) << f;
     EXPECT_LT(s, 2.0) << f << " took " << s << " s";
   }
@@ -279,7 +285,8 @@ TEST(Outcomes, BadFaultsInASpecNameItsOrigin) {
     check_faults(spec);
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_TRUE(contains(e.what(), "faults.toml:12: fault 'crash:rank=1': missing key 'collective'"))
+    EXPECT_TRUE(
+        contains(e.what(), "faults.toml:12: fault 'crash:rank=1': missing key 'collective'"))
         << e.what();
   }
 }

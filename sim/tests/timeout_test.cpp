@@ -30,7 +30,8 @@ TEST(Timeout, ALateRankPastTheTimeoutIsATimeoutNamingItAndTheOperation) {
   o.collective_timeout_ms = 1000;
   const auto start = std::chrono::steady_clock::now();
   const WorldResult res = run_world(o, [](RankEnv& env) { barrier_after_sleep(env, 2, 5000); });
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(res.status, WorldResult::Status::kTimeout) << res;
   EXPECT_EQ(res.virtual_ms, 1000) << "the world stops at the first deadline, in virtual time";
   EXPECT_LT(wall, 0.5) << "virtual time must not cost wall time";

@@ -20,9 +20,9 @@
 
 #include "shardsim/core/error.h"
 #include "shardsim/core/faults.h"
-#include "world_launcher.h"
 #include "worker.h"
 #include "worker_support.h"
+#include "world_launcher.h"
 
 namespace shardsim::c10d::testing {
 
@@ -82,9 +82,12 @@ int run_faulty() {
     std::cerr << "INJECTED_FAULT " << fault_kind_name(e.kind()) << ": " << e.what() << std::endl;
     report();
     switch (e.kind()) {
-      case FaultKind::kCrash: return kWorkerCrashed;
-      case FaultKind::kExit: return kWorkerLeft;
-      default: return kWorkerMismatch;
+      case FaultKind::kCrash:
+        return kWorkerCrashed;
+      case FaultKind::kExit:
+        return kWorkerLeft;
+      default:
+        return kWorkerMismatch;
     }
   } catch (const CommError& e) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -176,7 +179,8 @@ TEST(FaultyGloo, AnEarlyExitLeavesItsPeersFailingInBoundedTime) {
 }
 
 TEST(FaultyGloo, ADelayWithinTheTimeoutOnlyDelaysAndOnePastItIsATimeout) {
-  const std::vector<WorkerOutcome> in_time = run_faulty_world(3, "delay:rank=1,collective=2,ms=400");
+  const std::vector<WorkerOutcome> in_time =
+      run_faulty_world(3, "delay:rank=1,collective=2,ms=400");
   for (const WorkerOutcome& o : in_time) {
     EXPECT_TRUE(o.ok()) << describe(in_time);
     if (o.rank != 1) {

@@ -28,16 +28,16 @@ void Watchdog::set_activity(std::string activity) {
 }
 
 void Watchdog::watch() {
-  const auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(limit_s_));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(limit_s_));
   std::unique_lock<std::mutex> lock(mu_);
   if (cv_.wait_until(lock, deadline, [this] { return done_; })) return;
   std::ostringstream os;
   os << program_ << ": time limit of " << limit_s_ << " s reached (--time-limit; 0 disables it)";
   if (!activity_.empty()) os << " while running:\n  " << activity_;
-  os << "\n" << program_ << ": stopping; results printed above are complete, the rest did not run\n";
+  os << "\n"
+     << program_ << ": stopping; results printed above are complete, the rest did not run\n";
   const std::string text = os.str();
   // write(2) and _exit: no locks another thread might hold, no destructors
   // that might wait for the stuck work.

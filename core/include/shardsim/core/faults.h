@@ -62,14 +62,14 @@ bool alloc_filter_matches(AllocFilter filter, HostAllocKind kind);
 
 struct FaultSpec {
   FaultKind kind = FaultKind::kCrash;
-  int64_t rank = -1;        // world rank; -1: every rank (jitter, alloc only)
-  int64_t collective = 0;   // crash, exit, skip, mismatch, delay: from 1
+  int64_t rank = -1;       // world rank; -1: every rank (jitter, alloc only)
+  int64_t collective = 0;  // crash, exit, skip, mismatch, delay: from 1
   MismatchField field = MismatchField::kShape;
-  int64_t ms = 0;           // delay: the delay; jitter: the largest delay
-  int64_t percent = 0;      // jitter: chance per collective, 1..100
+  int64_t ms = 0;       // delay: the delay; jitter: the largest delay
+  int64_t percent = 0;  // jitter: chance per collective, 1..100
   AllocFilter alloc = AllocFilter::kAny;
-  int64_t nth = 0;          // alloc: from 1
-  std::string key;          // diverge: empty = every key
+  int64_t nth = 0;  // alloc: from 1
+  std::string key;  // diverge: empty = every key
 
   // Canonical text: parse_fault(str()) == *this.
   std::string str() const;
