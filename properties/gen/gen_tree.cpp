@@ -1,5 +1,6 @@
 // Generators of meshes, shapes, placements, tilings and state dicts.
 #include <algorithm>
+#include <cmath>
 
 #include <rapidcheck.h>
 
@@ -32,10 +33,13 @@ rc::Gen<Shape> gen_mesh_shape(const GenLimits& limits) {
     const int64_t dims = *between(1, std::max<int64_t>(1, limits.max_mesh_dims));
     Shape mesh;
     int64_t ranks = 1;
+    // Every dim but the last stays near the dims-th root of the world, so
+    // multi-dim meshes are not mostly 1s; the last takes what is left.
+    const auto root = static_cast<int64_t>(std::pow(static_cast<double>(limits.max_world), 1.0 / static_cast<double>(dims)));
     for (int64_t i = 0; i < dims; ++i) {
-      // The first dims may take most of the world; later ones what is left.
       const int64_t room = std::max<int64_t>(1, limits.max_world / ranks);
-      const int64_t m = *between(1, room);
+      const int64_t cap = i + 1 == dims ? room : std::min(room, std::max<int64_t>(2, 2 * root));
+      const int64_t m = *between(1, cap);
       mesh.push_back(m);
       ranks *= m;
     }
@@ -157,6 +161,7 @@ CaseNode tensor_node(CaseNode::Kind kind, const TreeSpec& spec, const GenLimits&
   n.dtype = *gen_dtype();
   n.shape = *gen_shape(spec.mesh, limits);
   if (kind == CaseNode::Kind::kTensor) n.per_rank = *between(0, 1) == 1;
+  n.strided = *between(0, 3) == 3;
   if (kind == CaseNode::Kind::kDTensor) n.placements = *gen_placements(n.shape, spec.mesh, spec.partial);
   if (kind == CaseNode::Kind::kSharded) n.shards = *gen_tiling(n.shape, world);
   return n;

@@ -15,7 +15,7 @@ bool operator==(const CaseNode& a, const CaseNode& b) {
   return a.kind == b.kind && a.flag == b.flag && a.integer == b.integer &&
          (a.real == b.real || (a.real != a.real && b.real != b.real)) && a.text == b.text &&
          a.position == b.position && a.dtype == b.dtype && a.shape == b.shape &&
-         a.stream == b.stream && a.per_rank == b.per_rank && a.placements == b.placements &&
+         a.stream == b.stream && a.per_rank == b.per_rank && a.strided == b.strided && a.placements == b.placements &&
          a.shards == b.shards && a.items == b.items && a.keys == b.keys;
 }
 
@@ -208,6 +208,7 @@ class Validator {
       return;
     }
     check(!n.per_rank, field + ".per_rank", "only plain tensors take per_rank");
+    check(!n.strided, field + ".strided", "only tensors take strided");
     if (n.kind == CaseNode::Kind::kStream) {
       check(n.position >= 0 && n.position <= static_cast<int64_t>(n.text.size()),
             field + ".position",

@@ -219,6 +219,7 @@ CaseNode parse_node(const Json& j, const std::string& field, const std::string& 
       n.shape = r.ints("shape", 0, kMaxCaseDim);
       n.stream = r.seed("stream");
       if (n.kind == CaseNode::Kind::kTensor) n.per_rank = r.flag_or("per_rank", false);
+      n.strided = r.flag_or("strided", false);
       if (n.kind == CaseNode::Kind::kDTensor) {
         const Json& ps = r.array("placements");
         for (size_t i = 0; i < ps.size(); ++i) {
@@ -406,6 +407,7 @@ Json node_json(const CaseNode& n) {
       j["shape"] = n.shape;
       j["stream"] = n.stream;
       if (n.kind == CaseNode::Kind::kTensor && n.per_rank) j["per_rank"] = true;
+      if (n.strided) j["strided"] = true;
       if (n.kind == CaseNode::Kind::kDTensor) {
         Json ps = Json::array();
         for (const Placement& p : n.placements) ps.push_back(p.word());
@@ -534,7 +536,8 @@ CaseFile parse_case(const std::string& text, const std::string& source) {
   Json j;
   try {
     j = Json::parse(text, cb);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and also out_of_range for a number too large for a double.
     throw InvalidArgument(source + ": not valid JSON: " + e.what());
   }
   if (!duplicate.empty()) {

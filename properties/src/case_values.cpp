@@ -91,16 +91,25 @@ at::Tensor additive_identity_like(const at::Tensor& t) {
   return at::zeros_like(t, at::MemoryFormat::Contiguous);
 }
 
+at::Tensor place_like_node(const at::Tensor& t, const CaseNode& n, c10::Device device) {
+  if (!n.strided) return t.to(device, n.dtype, false, /*copy=*/true).contiguous();
+  // Every other element of a buffer twice as large: same values, not contiguous.
+  std::vector<int64_t> sizes = t.sizes().vec();
+  sizes.push_back(2);
+  at::Tensor out = at::zeros(sizes, t.options().device(device)).select(-1, 0);
+  out.copy_(t);
+  return out;
+}
+
 DeviceMesh case_mesh(const CaseFile& c, c10::DeviceType type) { return DeviceMesh(type, c.mesh); }
 
 DTensor build_dtensor(const CaseNode& n, const RankBuild& b) {
   const CaseFile& c = *b.c;
   const Shape coord = oracle_coordinate(b.rank, c.mesh);
   const LocalLayout layout = oracle_layout(n.shape, c.mesh, coord, n.placements);
-  at::Tensor local =
-      oracle_piece(b.values->get(n), layout).to(b.device, n.dtype, false, /*copy=*/true)
-          .contiguous();
+  at::Tensor local = oracle_piece(b.values->get(n), layout);
   if (!holds_partial_data(n.placements, coord)) local = additive_identity_like(local);
+  local = place_like_node(local, n, b.device);
   return DTensor(local, DTensorSpec{case_mesh(c, b.mesh_device_type), n.placements, n.shape,
                                     contiguous_strides(n.shape)});
 }
@@ -117,7 +126,7 @@ ShardedTensor build_sharded(const CaseNode& n, const RankBuild& b) {
     for (size_t d = 0; d < s.sizes.size(); ++d) {
       piece = piece.narrow(static_cast<int64_t>(d), s.offsets[d], s.sizes[d]);
     }
-    mine.push_back(LocalShard{piece.to(b.device, n.dtype, false, true).contiguous(), m});
+    mine.push_back(LocalShard{place_like_node(piece, n, b.device), m});
   }
   return ShardedTensor(n.shape, std::move(mine), std::move(all), n.dtype);
 }
@@ -169,7 +178,7 @@ Value build_rank_value(const CaseNode& n, const RankBuild& b) {
     switch (leaf.kind) {
       case CaseNode::Kind::kDTensor: return build_dtensor(leaf, b);
       case CaseNode::Kind::kSharded: return build_sharded(leaf, b);
-      default: return b.values->get(leaf, b.rank).to(b.device, leaf.dtype, false, true);
+      default: return place_like_node(b.values->get(leaf, b.rank), leaf, b.device);
     }
   });
 }

@@ -107,7 +107,7 @@ void law_distribute_full_tensor(LawContext& law) {
   for_each_dtensor(c.state_dict, [&](const std::string& path, const CaseNode& n) {
     const std::string what = law.at(path) + " " + describe(n, c.mesh);
     const at::Tensor x = law.values.get(n);
-    const at::Tensor source = x.to(ctx.device(), n.dtype, false, /*copy=*/true);
+    const at::Tensor source = place_like_node(x, n, ctx.device());
     const DTensor d = distribute_tensor(ctx.comm(), source, mesh, n.placements);
     const Shape want_local = oracle_layout(n.shape, c.mesh, coord, n.placements).shape;
     const Shape got_local(d.local().sizes().begin(), d.local().sizes().end());

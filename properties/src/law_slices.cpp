@@ -53,7 +53,8 @@ DTensor template_dtensor(LawContext& law, const CaseNode& n, bool meta) {
   const DTensor fresh = build_dtensor(n, law.build());
   const at::Tensor& l = fresh.local();
   at::Tensor local = meta ? at::empty(l.sizes(), l.options().device(c10::kMeta))
-                          : additive_identity_like(l).add_(at::ones_like(l)).to(l.device());
+                          : place_like_node(additive_identity_like(l).add_(at::ones_like(l)), n,
+                                            l.device());
   return DTensor(local, fresh.spec());
 }
 

@@ -60,6 +60,7 @@ struct CaseNode {
   Shape shape;                    // the global shape
   uint64_t stream = 0;            // where the values come from (see above)
   bool per_rank = false;          // kTensor: every rank draws its own values
+  bool strided = false;           // ranks hold non-contiguous tensors (every other element)
   Placements placements;          // kDTensor: one per mesh dimension of the case mesh
   std::vector<ShardDesc> shards;  // kSharded: a tiling of `shape`
 

@@ -77,6 +77,10 @@ Value build_rank_value(const CaseNode& n, const RankBuild& b);
 // ShardedTensors as their full values), on CPU: what a gather must give.
 Value build_full_value(const CaseNode& n, const RankBuild& b);
 
+// A fresh copy of `t` on `device`: contiguous, or, for a strided node,
+// every other element of a buffer twice as large (same values).
+at::Tensor place_like_node(const at::Tensor& t, const CaseNode& n, c10::Device device);
+
 // The mesh of the case over ranks 0..world-1 on `type`.
 DeviceMesh case_mesh(const CaseFile& c, c10::DeviceType type);
 
