@@ -62,7 +62,9 @@ void changes(const Value& v, const std::string& path,
       const ShardedTensor& st = v.sharded_tensor();
       const c10::ScalarType t = other_dtype(st.dtype());
       std::vector<LocalShard> shards;
-      for (const LocalShard& s : st.local_shards()) shards.push_back({s.tensor.to(t), s.metadata});
+      for (const LocalShard& s : st.local_shards()) {
+        shards.push_back({at::zeros(s.tensor.sizes(), s.tensor.options().dtype(t)), s.metadata});
+      }
       add("dtype changed", ShardedTensor(st.size(), std::move(shards), st.shards_metadata(), t));
       break;
     }
