@@ -1,11 +1,20 @@
 // shardsim replay: rerun saved case files (one file, several, or every
-// *.json of a directory) exactly as the law that wrote them ran them.
+// *.json of a directory) exactly as the law that wrote them ran them, on
+// fibers or, like `shardsim run`, on a real backend through the launcher,
+// torchrun or srun (every process builds the same scenarios from the same
+// case files).
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +22,7 @@
 #include "shardsim/core/error.h"
 #include "shardsim/properties/case_json.h"
 #include "shardsim/properties/case_run.h"
+#include "shardsim/scenarios/real_backends.h"
 #include "shardsim/scenarios/runner.h"
 
 namespace shardsim::cli {
@@ -38,17 +48,122 @@ std::vector<std::string> case_paths(const std::string& arg) {
   return paths;
 }
 
-// The backend a replay runs on. Cases are scenarios, so every backend of the
-// runner can run them; real backends also need the launcher to accept a
-// case's scenario (it resolves scenarios by name in the built-in registry).
-std::unique_ptr<scenarios::Backend> make_replay_backend(const std::string& name) {
-  if (name == "fiber") {
-    SHARDSIM_CHECK_ARG(scenarios::have_fiber_backend(),
-                       "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
-    return scenarios::make_fiber_backend();
+struct LoadedCase {
+  std::string path;
+  properties::CaseFile c;
+  scenarios::Scenario scenario;
+};
+
+void print(const scenarios::RunResult& r) {
+  std::cout << properties::format_case_result(r, r.spec.scenario) << std::flush;
+}
+
+int close_replay(const std::vector<scenarios::RunResult>& results) {
+  std::cout << scenarios::format_summary(results) << std::endl;
+  for (const auto& r : results) {
+    if (r.verdict == scenarios::RunResult::Verdict::kFail) return 1;
   }
-  throw InvalidArgument("replay on backend '" + name +
-                        "' is not available yet (available: fiber)");
+  return 0;
+}
+
+std::string self_executable() {
+  char buffer[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+  SHARDSIM_CHECK(n > 0, "cannot find the shardsim executable (/proc/self/exe)");
+  return std::string(buffer, static_cast<size_t>(n));
+}
+
+std::vector<size_t> parse_indices(const std::string& text) {
+  std::vector<size_t> out;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    SHARDSIM_CHECK_ARG(!item.empty() && item.size() < 10 &&
+                           item.find_first_not_of("0123456789") == std::string::npos,
+                       "--worker-specs '", text, "': expected spec indices I[,I...]");
+    out.push_back(static_cast<size_t>(std::stoull(item)));
+  }
+  return out;
+}
+
+// A rank of a real world leaves with _exit (as `shardsim run` does): a broken
+// Gloo group's destructor can block, and Gloo's threads outlive the world.
+[[noreturn]] void leave(int status) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(status);
+}
+
+// Real backends: a launched worker, a rank of a torchrun/srun job, or the
+// local launcher, each resolving specs to the cases' scenarios by path.
+// Schedule independence needs the fiber scheduler: those cases are SKIP.
+int replay_on_real_backend(const std::vector<LoadedCase>& cases, const std::string& backend,
+                           double timeout_s, scenarios::LauncherOptions launch,
+                           const std::string& worker_specs, int worker_report_fd, int argc,
+                           char** argv) {
+  std::vector<scenarios::RunSpec> specs;
+  std::map<std::string, const scenarios::Scenario*> by_path;
+  std::vector<scenarios::RunResult> skipped;
+  for (const LoadedCase& lc : cases) {
+    scenarios::RunSpec spec = properties::run_spec_from_case(lc.c, backend, lc.path);
+    spec.timeout_s = timeout_s;
+    if (lc.c.law == "schedule_independence") {
+      scenarios::RunResult r;
+      r.spec = spec;
+      r.world = lc.c.world;
+      r.mesh = lc.c.mesh;
+      r.has_schedule = false;
+      r.reason = "schedule_independence needs the fiber scheduler; it runs on backend fiber only";
+      skipped.push_back(r);
+      continue;
+    }
+    by_path[lc.path] = &lc.scenario;
+    specs.push_back(spec);
+  }
+  const scenarios::ScenarioLookup lookup = [by_path](const scenarios::RunSpec& spec)
+      -> const scenarios::Scenario& { return *by_path.at(spec.scenario); };
+
+  if (!worker_specs.empty()) {
+    int status = 1;
+    try {
+      status = scenarios::run_as_launched_worker(specs, parse_indices(worker_specs),
+                                                 worker_report_fd, lookup);
+    } catch (const std::exception& e) {
+      std::cerr << "shardsim worker: error: " << e.what() << std::endl;
+    }
+    leave(status);
+  }
+  scenarios::check_real_specs(specs);
+  std::vector<scenarios::RunResult> results;
+  if (scenarios::started_as_job_rank()) {
+    int status = 0;
+    try {
+      const scenarios::JobReport report = scenarios::run_as_job_rank(specs, print, lookup);
+      if (!report.stopped.empty()) {
+        std::cerr << "shardsim replay: the world stopped early: " << report.stopped << std::endl;
+        status = 1;
+      }
+      if (report.reporter) {
+        for (const auto& r : skipped) print(r);
+        results = report.results;
+        results.insert(results.end(), skipped.begin(), skipped.end());
+        status = std::max(status, close_replay(results));
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "shardsim replay: error: " << e.what() << std::endl;
+      status = 1;
+    }
+    leave(status);
+  }
+  launch.executable = self_executable();
+  launch.args.assign(argv, argv + argc);
+  launch.args[0] = "replay";
+  launch.lookup = lookup;
+  results = specs.empty() ? std::vector<scenarios::RunResult>{}
+                          : scenarios::run_with_launcher(specs, launch, print);
+  for (const auto& r : skipped) print(r);
+  results.insert(results.end(), skipped.begin(), skipped.end());
+  return close_replay(results);
 }
 
 }  // namespace
@@ -63,29 +178,54 @@ int replay_command(int argc, char** argv) {
   std::vector<std::string> args;
   app.add_option("cases", args, "case files (JSON) or directories of them")->required();
   std::string backend = "fiber";
-  app.add_option("--backend", backend, "fiber (default); gloo and nccl where the build has them");
+  app.add_option("--backend", backend, "fiber (default), gloo or nccl");
+  double timeout = 0;
+  app.add_option("--timeout", timeout,
+                 "gloo/nccl: seconds any wait may take (default 120): a dead or stuck rank ends "
+                 "the replay within about this long")
+      ->check(CLI::Range(0.001, 86400.0));
+  scenarios::LauncherOptions launch;
+  app.add_option("--master-addr", launch.master_addr,
+                 "gloo/nccl launcher: the address rank 0 serves the store on (default 127.0.0.1)");
+  app.add_option("--master-port", launch.master_port,
+                 "gloo/nccl launcher: the store's port (default: a free port for each world)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--max-procs", launch.max_procs,
+                 "gloo/nccl launcher: worlds above this many processes are skipped (default 16)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  // Hidden: how the launcher tells a worker what to run (see real_backends.h).
+  std::string worker_specs;
+  app.add_option("--worker-specs", worker_specs)->group("");
+  int worker_report_fd = -1;
+  app.add_option("--worker-report-fd", worker_report_fd)->group("");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (backend != "fiber" && !scenarios::is_real_backend(backend)) {
+    return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
+  }
 
   // Read every case before running any: a malformed file is bad input (2).
-  std::vector<std::pair<std::string, properties::CaseFile>> cases;
+  std::vector<LoadedCase> cases;
   for (const std::string& arg : args) {
     for (const std::string& path : case_paths(arg)) {
-      cases.emplace_back(path, properties::load_case(path));
+      properties::CaseFile c = properties::load_case(path);
+      scenarios::Scenario s = properties::scenario_from_case(c, path);
+      cases.push_back(LoadedCase{path, std::move(c), std::move(s)});
     }
   }
-  const std::unique_ptr<scenarios::Backend> runner = make_replay_backend(backend);
-
+  if (scenarios::is_real_backend(backend)) {
+    return replay_on_real_backend(cases, backend, timeout, launch, worker_specs, worker_report_fd,
+                                  argc, argv);
+  }
+  SHARDSIM_CHECK_ARG(scenarios::have_fiber_backend(),
+                     "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
+  const std::unique_ptr<scenarios::Backend> fibers = scenarios::make_fiber_backend();
   std::vector<scenarios::RunResult> results;
-  for (const auto& [path, c] : cases) {
-    scenarios::RunResult r = properties::run_case(c, *runner, path);
-    std::cout << properties::format_case_result(r, path) << std::flush;
+  for (const LoadedCase& lc : cases) {
+    scenarios::RunResult r = properties::run_case(lc.c, *fibers, lc.path);
+    print(r);
     results.push_back(std::move(r));
   }
-  std::cout << scenarios::format_summary(results) << std::endl;
-  for (const auto& r : results) {
-    if (r.verdict == scenarios::RunResult::Verdict::kFail) return 1;
-  }
-  return 0;
+  return close_replay(results);
 }
 
 }  // namespace shardsim::cli
