@@ -127,7 +127,11 @@ DTensor distribute_tensor(Comm& comm, const at::Tensor& full, const DeviceMesh& 
   return DTensor(t, DTensorSpec{mesh, placements, global, contiguous_strides(global)});
 }
 
-at::Tensor full_tensor(Comm& comm, const DTensor& t) {
+namespace {
+
+// The redistribution to Replicate; with `discard`, the last collective's
+// result is not materialised and an undefined tensor is returned.
+at::Tensor gather_full(Comm& comm, const DTensor& t, bool discard) {
   const DTensorSpec& spec = t.spec();
   const DeviceMesh& mesh = spec.mesh;
   const int64_t me = my_world_rank(comm);
@@ -140,6 +144,14 @@ at::Tensor full_tensor(Comm& comm, const DTensor& t) {
                  shape_str(actual), " does not match ", shape_str(expected), " expected for ",
                  spec.str());
 
+  // The first mesh dimension that is not Replicate is undone last.
+  size_t last = ndim;
+  for (size_t i = 0; i < ndim; ++i) {
+    if (!spec.placements[i].is_replicate()) {
+      last = i;
+      break;
+    }
+  }
   at::Tensor cur = t.local();
   bool owned = false;  // whether `cur` is a fresh tensor rather than t.local()
   for (size_t i = ndim; i-- > 0;) {
@@ -150,6 +162,14 @@ at::Tensor full_tensor(Comm& comm, const DTensor& t) {
       const int64_t d = p.dim();
       const int64_t n = mesh.shape()[i];
       const int64_t s = stage_shape(spec.shape, mesh, coord, spec.placements, i)[d];
+      if (discard && i == last) {
+        int64_t slab = 1;
+        for (int64_t k = 0; k < cur.dim(); ++k) {
+          if (k != d) slab *= cur.size(k);
+        }
+        group->all_gather(cur.contiguous(), Counts::chunked(n, s, slab), PieceSink());
+        return at::Tensor();
+      }
       cur = all_gather_cat(*group, cur, d, Counts::chunked(n, s, 1));
       owned = true;
     } else {
@@ -157,11 +177,19 @@ at::Tensor full_tensor(Comm& comm, const DTensor& t) {
       cur = cur.contiguous();
       group->all_reduce_sum(cur);
       owned = true;
+      if (discard && i == last) return at::Tensor();
     }
   }
+  if (discard) return at::Tensor();
   if (!owned) cur = cur.clone(at::MemoryFormat::Contiguous);
   return cur;
 }
+
+}  // namespace
+
+at::Tensor full_tensor(Comm& comm, const DTensor& t) { return gather_full(comm, t, false); }
+
+void full_tensor_discard(Comm& comm, const DTensor& t) { gather_full(comm, t, true); }
 
 DTensor redistribute_to_replicate(Comm& comm, const DTensor& t) {
   at::Tensor full = full_tensor(comm, t);

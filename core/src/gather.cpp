@@ -31,7 +31,8 @@ int64_t group_rank_of(const Comm& comm, int64_t world_rank) {
 // Gathers a ShardedTensor: every member contributes its local shards (in the
 // order of the tensor's shards metadata), and every shard is placed by its
 // metadata offsets, so any valid tiling gathers correctly.
-at::Tensor gather_sharded_tensor(const ShardedTensor& st, Comm& comm, const std::string& path) {
+at::Tensor gather_sharded_tensor(const ShardedTensor& st, Comm& comm, const std::string& path,
+                                 bool discard) {
   const int64_t n = comm.size();
   const auto& all = st.shards_metadata();
   std::vector<std::vector<const ShardMetadata*>> owned(n);
@@ -63,6 +64,10 @@ at::Tensor gather_sharded_tensor(const ShardedTensor& st, Comm& comm, const std:
   at::Tensor input = mine.empty() ? at::empty({0}, at::TensorOptions().dtype(st.dtype()))
                                   : (mine.size() == 1 ? mine[0].contiguous() : at::cat(mine));
 
+  if (discard) {
+    comm.all_gather(input, counts, PieceSink());
+    return at::Tensor();
+  }
   const at::Tensor flat = comm.all_gather_flat(input, counts);
   at::Tensor out = at::empty(st.size(), at::TensorOptions().dtype(st.dtype()).device(out_device));
   int64_t offset = 0;
@@ -87,12 +92,21 @@ at::Tensor gather_sharded_tensor(const ShardedTensor& st, Comm& comm, const std:
 Value gather_state_dict(const Value& state_dict, Comm& comm, c10::optional<c10::Device> device,
                         const GatherOptions& options) {
   TraversalHooks hooks = identity_hooks();
-  hooks.dtensor = [&comm](const DTensor& t, const HookContext&) -> Value {
+  // A rank that ranks_only does not list joins every collective but drops
+  // the results, so it does not materialise them.
+  hooks.dtensor = [&comm](const DTensor& t, const HookContext& ctx) -> Value {
     const c10::Device dev = mesh_device(t, comm);
-    return full_tensor(comm, t.device() == dev ? t : t.to(dev));
+    const DTensor on_device = t.device() == dev ? t : t.to(dev);
+    if (!ctx.listed) {
+      full_tensor_discard(comm, on_device);
+      return None{};
+    }
+    return full_tensor(comm, on_device);
   };
   hooks.sharded_tensor = [&comm](const ShardedTensor& t, const HookContext& ctx) -> Value {
-    return gather_sharded_tensor(t, comm, ctx.path);
+    at::Tensor full = gather_sharded_tensor(t, comm, ctx.path, !ctx.listed);
+    if (!full.defined()) return None{};
+    return full;
   };
   TraversalOptions opts;
   opts.comm = &comm;

@@ -94,7 +94,7 @@ class Walker {
   }
 
   HookContext context(const Value* companion, const std::string& path) const {
-    return HookContext{options_.comm, options_.device, path, companion};
+    return HookContext{options_.comm, options_.device, path, companion, listed_};
   }
 
   Value walk_mapping(const Mapping& m, const Value* companion, const std::string& path) {
@@ -113,7 +113,10 @@ class Walker {
     Mapping out;
     for (size_t i = 0; i < m.size(); ++i) {
       const Value* c = comp ? comp->find(m.key(i)) : nullptr;
-      out.set(m.key(i), walk(m.value(i), c, join_path(path, m.key(i))));
+      Value child = walk(m.value(i), c, join_path(path, m.key(i)));
+      // A rank that is not listed ends with {} whatever the children were:
+      // it walks them (for their collectives) without keeping them.
+      if (listed_) out.set(m.key(i), std::move(child));
     }
     return out;
   }
@@ -134,9 +137,10 @@ class Walker {
   std::vector<Value> walk_items(const std::vector<Value>& items, const std::vector<Value>* comp,
                                 const std::string& path) {
     std::vector<Value> out;
-    out.reserve(items.size());
+    if (listed_) out.reserve(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
-      out.push_back(walk(items[i], comp ? &(*comp)[i] : nullptr, join_path(path, std::to_string(i))));
+      Value child = walk(items[i], comp ? &(*comp)[i] : nullptr, join_path(path, std::to_string(i)));
+      if (listed_) out.push_back(std::move(child));
     }
     return out;
   }

@@ -20,14 +20,31 @@ Mapping::Mapping(std::initializer_list<std::pair<std::string, Value>> entries) {
 const Value& Mapping::value(size_t i) const { return values_.at(i); }
 Value& Mapping::value(size_t i) { return values_.at(i); }
 
+int64_t Mapping::position(const std::string& key) const {
+  if (!index_.empty()) {
+    auto it = index_.find(key);
+    return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+  }
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == key) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+void Mapping::rebuild_index() {
+  index_.clear();
+  if (keys_.size() < kIndexFrom) return;
+  for (size_t i = 0; i < keys_.size(); ++i) index_.emplace(keys_[i], i);
+}
+
 const Value* Mapping::find(const std::string& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &values_[it->second];
+  const int64_t pos = position(key);
+  return pos < 0 ? nullptr : &values_[static_cast<size_t>(pos)];
 }
 
 Value* Mapping::find(const std::string& key) {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &values_[it->second];
+  const int64_t pos = position(key);
+  return pos < 0 ? nullptr : &values_[static_cast<size_t>(pos)];
 }
 
 const Value& Mapping::at(const std::string& key) const {
@@ -43,26 +60,26 @@ Value& Mapping::at(const std::string& key) {
 }
 
 void Mapping::set(const std::string& key, Value value) {
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    values_[it->second] = std::move(value);
+  const int64_t pos = position(key);
+  if (pos >= 0) {
+    values_[static_cast<size_t>(pos)] = std::move(value);
     return;
   }
-  index_.emplace(key, keys_.size());
   keys_.push_back(key);
   values_.push_back(std::move(value));
+  if (!index_.empty()) {
+    index_.emplace(key, keys_.size() - 1);
+  } else if (keys_.size() == kIndexFrom) {
+    rebuild_index();
+  }
 }
 
 bool Mapping::erase(const std::string& key) {
-  auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  const size_t pos = it->second;
-  index_.erase(it);
+  const int64_t pos = position(key);
+  if (pos < 0) return false;
   keys_.erase(keys_.begin() + static_cast<std::ptrdiff_t>(pos));
   values_.erase(values_.begin() + static_cast<std::ptrdiff_t>(pos));
-  for (auto& entry : index_) {
-    if (entry.second > pos) --entry.second;
-  }
+  rebuild_index();
   return true;
 }
 

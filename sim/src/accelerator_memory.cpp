@@ -2,7 +2,14 @@
 // carry the simulated device, counted so tests can check for leaks.
 #include <c10/core/CPUAllocator.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <map>
+#include <mutex>
+#include <vector>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -19,16 +26,74 @@ namespace {
 std::atomic<int64_t> g_bytes_in_use{0};
 
 // Blocks are 64-byte aligned like ATen's CPU allocator; the header in front of
-// the data remembers the size for the byte count.
+// the data remembers the size for the byte count, and how the block was made.
 constexpr size_t kAlignment = 64;
 struct BlockHeader {
-  int64_t nbytes;
+  int64_t nbytes;   // what the caller asked for (the byte count)
+  size_t mapped;    // the mapping's size for large blocks; 0 for heap blocks
 };
 static_assert(sizeof(BlockHeader) <= kAlignment, "header must fit in the alignment gap");
 
+// Large blocks (tensors of a state dict, all-gather buffers) bypass the C
+// heap: they are their own mappings, so a freed one goes back to the system
+// (or to the cache below) instead of staying in a heap arena, where it
+// fragments and inflates the resident size of big simulations. A small cache
+// of recently freed mappings, by size, avoids faulting fresh pages in on every
+// allocation of a repeated pattern (a gather repeated per step).
+constexpr size_t kLargeBlock = size_t{1} << 20;
+
+// At most an eighth of the machine's memory (and 4 GiB) stays cached.
+size_t cache_limit() {
+  static const size_t limit = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    const size_t ram = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page)
+                                             : size_t{8} << 30;
+    return std::min(ram / 8, size_t{4} << 30);
+  }();
+  return limit;
+}
+
+class MappingCache {
+ public:
+  void* take(size_t mapped) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(mapped);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= mapped;
+    return p;
+  }
+  // Keeps `p` for reuse, or returns false when the cache is full.
+  bool give(void* p, size_t mapped) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_ + mapped > cache_limit()) return false;
+    free_[mapped].push_back(p);
+    cached_ += mapped;
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+MappingCache& mapping_cache() {
+  static MappingCache* cache = new MappingCache();  // never destroyed: storages may outlive statics
+  return *cache;
+}
+
 void free_block(void* base) {
-  g_bytes_in_use.fetch_sub(static_cast<BlockHeader*>(base)->nbytes, std::memory_order_relaxed);
-  std::free(base);
+  auto* header = static_cast<BlockHeader*>(base);
+  g_bytes_in_use.fetch_sub(header->nbytes, std::memory_order_relaxed);
+  if (header->mapped == 0) {
+    std::free(base);
+    return;
+  }
+  const size_t mapped = header->mapped;
+  if (!mapping_cache().give(base, mapped)) ::munmap(base, mapped);
 }
 
 // Host memory a kernel allocated, now owned by a device storage.
@@ -47,10 +112,23 @@ void free_adopted(void* ctx) {
 c10::DataPtr allocate_block(size_t nbytes, c10::Device device, c10::DeviceIndex index) {
   if (nbytes == 0) return c10::DataPtr(nullptr, device);
   const size_t total = (nbytes + kAlignment + kAlignment - 1) / kAlignment * kAlignment;
-  void* base = std::aligned_alloc(kAlignment, total);
+  void* base = nullptr;
+  size_t mapped = 0;
+  if (total >= kLargeBlock) {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    mapped = (total + page - 1) / page * page;
+    base = mapping_cache().take(mapped);
+    if (base == nullptr) {
+      base = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) base = nullptr;
+    }
+  } else {
+    base = std::aligned_alloc(kAlignment, total);
+  }
   TORCH_CHECK(base != nullptr, "simulated device privateuseone:", static_cast<int>(index),
               ": out of memory allocating ", nbytes, " bytes");
   static_cast<BlockHeader*>(base)->nbytes = static_cast<int64_t>(nbytes);
+  static_cast<BlockHeader*>(base)->mapped = mapped;
   g_bytes_in_use.fetch_add(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
   return c10::DataPtr(static_cast<char*>(base) + kAlignment, base, &free_block, device);
 }

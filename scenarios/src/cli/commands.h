@@ -17,6 +17,7 @@ int list_command(int argc, char** argv);
 int run_command(int argc, char** argv);
 int replay_command(int argc, char** argv);
 int fuzz_command(int argc, char** argv);
+int bench_command(int argc, char** argv);
 
 struct CommandInfo {
   const char* name;

@@ -20,6 +20,7 @@ const CommandInfo kCommands[] = {
     {"layout", "print each rank's local shape and global offset for a sharding", layout_command},
     {"replay", "rerun saved case files of the property laws", replay_command},
     {"fuzz", "run the property laws on generated cases; failures become case files", fuzz_command},
+    {"bench", "benchmarks of the fiber world: throughput, scale, cost curve", bench_command},
 };
 
 void print_usage(std::ostream& os) {

@@ -80,7 +80,8 @@ class Comm {
   // All-gather of pieces whose element counts may differ. `counts[r]` is
   // member r's element count, identical on every member (the agreed part);
   // REQUIRES input.numel() == counts[rank()]. Calls `sink` once per member, in
-  // group-rank order, after every member has arrived. No output is allocated
+  // group-rank order, after every member has arrived. An empty sink receives
+  // nothing: the member only contributes its input. No output is allocated
   // by the backend beyond what the sink keeps (so a rank's result can be
   // materialised when it resumes and dropped before the next one does).
   virtual void all_gather(const at::Tensor& input, const Counts& counts,

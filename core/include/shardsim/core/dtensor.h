@@ -82,6 +82,12 @@ DTensor distribute_tensor(Comm& comm, const at::Tensor& full, const DeviceMesh& 
 // sharded on several mesh dims gathers correctly.
 at::Tensor full_tensor(Comm& comm, const DTensor& t);
 
+// Takes part in every collective full_tensor runs, but discards what the
+// last one brings (a rank that will drop the full tensor anyway: the gather
+// of a rank that ranks_only does not list). Earlier stages still compute
+// what this rank sends on.
+void full_tensor_discard(Comm& comm, const DTensor& t);
+
 // The same, returned as a DTensor whose placements are all Replicate.
 DTensor redistribute_to_replicate(Comm& comm, const DTensor& t);
 

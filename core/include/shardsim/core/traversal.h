@@ -37,6 +37,10 @@ struct HookContext {
   c10::optional<c10::Device> device;
   const std::string& path;    // e.g. "optim.state.3.exp_avg"
   const Value* companion;     // the companion leaf, or null
+  // Whether this rank is listed. The traversal drops a hook's result on a
+  // rank that is not, so a hook may skip materialising it there (it must
+  // still take part in every collective).
+  bool listed = true;
 };
 
 struct TraversalHooks {

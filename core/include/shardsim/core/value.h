@@ -69,7 +69,7 @@ class Mapping {
 
   size_t size() const { return keys_.size(); }
   bool empty() const { return keys_.empty(); }
-  bool contains(const std::string& key) const { return index_.count(key) != 0; }
+  bool contains(const std::string& key) const { return position(key) >= 0; }
   // Entry `i` in insertion order.
   const std::string& key(size_t i) const { return keys_[i]; }
   const Value& value(size_t i) const;
@@ -88,9 +88,17 @@ class Mapping {
   bool erase(const std::string& key);
 
  private:
+  // Position of `key` in insertion order, or -1.
+  int64_t position(const std::string& key) const;
+  void rebuild_index();
+
+  // Small mappings (most of a state dict's nesting levels) are searched
+  // linearly and carry no index: each entry then costs only its key and
+  // value, which matters when thousands of simulated ranks each hold one.
+  static constexpr size_t kIndexFrom = 32;
   std::vector<std::string> keys_;
   std::vector<Value> values_;
-  std::map<std::string, size_t> index_;
+  std::map<std::string, size_t> index_;  // kept only from kIndexFrom entries
 };
 
 class Value {
