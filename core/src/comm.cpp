@@ -78,8 +78,14 @@ at::Tensor Comm::all_gather_flat(const at::Tensor& input, const Counts& counts) 
   return out;
 }
 
+at::Tensor Comm::all_gather_flat_on(const at::Tensor& input, const Counts& counts,
+                                   c10::Device device) {
+  at::Tensor flat = all_gather_flat(input, counts);
+  return flat.device() == device ? flat : flat.to(device);
+}
+
 at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
-                          const Counts& sizes_along_dim) {
+                          const Counts& sizes_along_dim, c10::optional<c10::Device> device) {
   const int64_t n = comm.size();
   SHARDSIM_CHECK(sizes_along_dim.size() == n, "all_gather_cat: ", sizes_along_dim.size(),
                  " sizes for a group of ", n);
@@ -96,7 +102,9 @@ at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
   const Counts counts = sizes_along_dim.scaled(slab);
   std::vector<int64_t> out_shape(local.sizes().begin(), local.sizes().end());
   out_shape[dim] = sizes_along_dim.total();
-  const at::Tensor flat = comm.all_gather_flat(local.contiguous(), counts);
+  const at::Tensor flat = device && *device != local.device()
+                              ? comm.all_gather_flat_on(local.contiguous(), counts, *device)
+                              : comm.all_gather_flat(local.contiguous(), counts);
   // Along dim 0 (or with every earlier dim of size 1) the concatenation is
   // already laid out: no further copy.
   bool leading = true;

@@ -131,7 +131,8 @@ namespace {
 
 // The redistribution to Replicate; with `discard`, the last collective's
 // result is not materialised and an undefined tensor is returned.
-at::Tensor gather_full(Comm& comm, const DTensor& t, bool discard) {
+at::Tensor gather_full(Comm& comm, const DTensor& t, bool discard,
+                       c10::optional<c10::Device> device = c10::nullopt) {
   const DTensorSpec& spec = t.spec();
   const DeviceMesh& mesh = spec.mesh;
   const int64_t me = my_world_rank(comm);
@@ -170,7 +171,8 @@ at::Tensor gather_full(Comm& comm, const DTensor& t, bool discard) {
         group->all_gather(cur.contiguous(), Counts::chunked(n, s, slab), PieceSink());
         return at::Tensor();
       }
-      cur = all_gather_cat(*group, cur, d, Counts::chunked(n, s, 1));
+      cur = all_gather_cat(*group, cur, d, Counts::chunked(n, s, 1),
+                           i == last ? device : c10::nullopt);
       owned = true;
     } else {
       if (!owned) cur = cur.clone(at::MemoryFormat::Contiguous);
@@ -181,13 +183,16 @@ at::Tensor gather_full(Comm& comm, const DTensor& t, bool discard) {
     }
   }
   if (discard) return at::Tensor();
+  if (device && cur.device() != *device) return cur.to(*device);
   if (!owned) cur = cur.clone(at::MemoryFormat::Contiguous);
   return cur;
 }
 
 }  // namespace
 
-at::Tensor full_tensor(Comm& comm, const DTensor& t) { return gather_full(comm, t, false); }
+at::Tensor full_tensor(Comm& comm, const DTensor& t, c10::optional<c10::Device> device) {
+  return gather_full(comm, t, false, device);
+}
 
 void full_tensor_discard(Comm& comm, const DTensor& t) { gather_full(comm, t, true); }
 

@@ -94,14 +94,18 @@ Value gather_state_dict(const Value& state_dict, Comm& comm, c10::optional<c10::
   TraversalHooks hooks = identity_hooks();
   // A rank that ranks_only does not list joins every collective but drops
   // the results, so it does not materialise them.
-  hooks.dtensor = [&comm](const DTensor& t, const HookContext& ctx) -> Value {
+  // With cpu_offload, the last collective receives straight into CPU memory
+  // (the traversal would copy it there anyway).
+  const bool offload = options.cpu_offload;
+  hooks.dtensor = [&comm, offload](const DTensor& t, const HookContext& ctx) -> Value {
     const c10::Device dev = mesh_device(t, comm);
     const DTensor on_device = t.device() == dev ? t : t.to(dev);
     if (!ctx.listed) {
       full_tensor_discard(comm, on_device);
       return None{};
     }
-    return full_tensor(comm, on_device);
+    return full_tensor(comm, on_device,
+                       offload ? c10::optional<c10::Device>(c10::Device(c10::kCPU)) : c10::nullopt);
   };
   hooks.sharded_tensor = [&comm](const ShardedTensor& t, const HookContext& ctx) -> Value {
     at::Tensor full = gather_sharded_tensor(t, comm, ctx.path, !ctx.listed);

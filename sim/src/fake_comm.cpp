@@ -120,6 +120,11 @@ void FakeComm::all_gather(const at::Tensor& input, const Counts& counts,
 }
 
 at::Tensor FakeComm::all_gather_flat(const at::Tensor& input, const Counts& counts) {
+  return all_gather_flat_on(input, counts, input.device());
+}
+
+at::Tensor FakeComm::all_gather_flat_on(const at::Tensor& input, const Counts& counts,
+                                        c10::Device device) {
   check_gather_input(input, counts);
   CollectiveCall call(core_, group_, group_rank_,
                       fingerprint(CollectiveKind::kAllGather, input.scalar_type(), -1, counts));
@@ -127,9 +132,9 @@ at::Tensor FakeComm::all_gather_flat(const at::Tensor& input, const Counts& coun
   contribute(op, group_rank_, input, counts);
   call.wait();
   // The shared buffer already holds the concatenation: one copy, made when
-  // this member resumes, onto its input device.
+  // this member resumes, into `device` (every fiber device and the CPU are
+  // host memory, so it is read in place).
   at::NoGradGuard no_grad;
-  const c10::Device device = input.device();
   const at::Tensor base =
       op.gathered.device() == device ? op.gathered : view_on_device(op.gathered, device);
   return base.clone();

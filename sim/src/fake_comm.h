@@ -31,6 +31,8 @@ class FakeComm : public Comm {
   void all_gather(const at::Tensor& input, const Counts& counts,
                   const PieceSink& sink) override;
   at::Tensor all_gather_flat(const at::Tensor& input, const Counts& counts) override;
+  at::Tensor all_gather_flat_on(const at::Tensor& input, const Counts& counts,
+                                c10::Device device) override;
   void broadcast(at::Tensor& tensor, int64_t root) override;
   void broadcast_bytes(std::string& bytes, int64_t root) override;
   void scatter(at::Tensor& output, const std::vector<at::Tensor>& inputs,

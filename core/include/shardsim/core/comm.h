@@ -92,6 +92,11 @@ class Comm {
   // rendezvous. The default goes through all_gather's sink; backends that
   // can copy straight into the result override it.
   virtual at::Tensor all_gather_flat(const at::Tensor& input, const Counts& counts);
+  // The same, with the result on `device` (e.g. CPU for a gather that is
+  // offloaded). The default gathers on the input's device and copies; a
+  // backend that can receive straight into `device` overrides it.
+  virtual at::Tensor all_gather_flat_on(const at::Tensor& input, const Counts& counts,
+                                        c10::Device device);
 
   // Broadcast in place: the root's `tensor` is copied into every other
   // member's `tensor`, which must have the same dtype and element count.
@@ -136,7 +141,9 @@ class Comm {
 // the same dtype; their shapes agree except along `dim`, where member r has
 // `sizes_along_dim[r]`) and concatenates them along `dim` into one tensor on
 // `local`'s device. The result is allocated after the rendezvous.
+// `device` (default: local's device) is where the result is allocated.
 at::Tensor all_gather_cat(Comm& comm, const at::Tensor& local, int64_t dim,
-                          const Counts& sizes_along_dim);
+                          const Counts& sizes_along_dim,
+                          c10::optional<c10::Device> device = c10::nullopt);
 
 }  // namespace shardsim

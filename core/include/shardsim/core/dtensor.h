@@ -80,7 +80,10 @@ DTensor distribute_tensor(Comm& comm, const at::Tensor& full, const DeviceMesh& 
 // dimension (uneven and empty shards included), Partial -> all-reduce (sum in
 // rank order). Mesh dimensions are undone last to first, so one tensor dim
 // sharded on several mesh dims gathers correctly.
-at::Tensor full_tensor(Comm& comm, const DTensor& t);
+// With `device`, the full tensor ends there (for an offloaded gather, the
+// last collective then receives straight into CPU memory).
+at::Tensor full_tensor(Comm& comm, const DTensor& t,
+                       c10::optional<c10::Device> device = c10::nullopt);
 
 // Takes part in every collective full_tensor runs, but discards what the
 // last one brings (a rank that will drop the full tensor anyway: the gather
