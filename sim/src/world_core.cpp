@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <new>
 
 #include <c10/util/Exception.h>
 #include <boost/fiber/fiber.hpp>
@@ -56,6 +57,7 @@ void WorldCore::block(int64_t rank) {
   st.ctx = boost::fibers::context::active();
   st.blocked = true;
   st.ctx->suspend();
+  switches_->finished();
   check_running();
 }
 
@@ -104,6 +106,7 @@ void WorldCore::yield(int64_t rank) {
   check_running();
   trace_.record(EventKind::kYield, rank);
   boost::this_fiber::yield();
+  switches_->finished();
   check_running();
 }
 
@@ -160,6 +163,7 @@ void WorldCore::fail(RankState& st, std::string message) {
 
 // The top level of a rank's fiber: every exception ends here.
 void WorldCore::rank_main(int64_t rank) {
+  switches_->finished();
   RankState& st = ranks_[rank];
   if (!stopping_) {
     st.started = true;
@@ -198,14 +202,30 @@ void WorldCore::launch_fibers() {
                        (options_.stacks == StackKind::kAuto && n <= kMaxProtectedRanks);
   for (int64_t r = 0; r < n; ++r) {
     auto fn = [this, r] { rank_main(r); };
-    if (protect) {
-      boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg,
-                           boost::fibers::protected_fixedsize_stack(options_.stack_bytes), fn)
-          .detach();
-    } else {
-      boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg,
-                           boost::fibers::fixedsize_stack(options_.stack_bytes), fn)
-          .detach();
+    try {
+      if (protect) {
+        RegisteredStack<boost::fibers::protected_fixedsize_stack> stack(
+            boost::fibers::protected_fixedsize_stack(options_.stack_bytes), switches_);
+        boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, std::move(stack), fn)
+            .detach();
+      } else {
+        RegisteredStack<boost::fibers::fixedsize_stack> stack(
+            boost::fibers::fixedsize_stack(options_.stack_bytes), switches_);
+        boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, std::move(stack), fn)
+            .detach();
+      }
+    } catch (const std::bad_alloc&) {
+      // The fibers launched so far sit in Boost's scheduler and point at this
+      // world: they must end before it does (a stopped world runs no rank body).
+      stopping_ = true;
+      while (done_ < r) {
+        boost::this_fiber::yield();
+        switches_->finished();
+      }
+      throw InvalidArgument("a fiber world of " + std::to_string(n) +
+                            " ranks does not fit in this machine: the stack of rank " +
+                            std::to_string(r) + " (" + std::to_string(options_.stack_bytes / 1024) +
+                            " KiB) could not be allocated; use a smaller world");
     }
   }
 }
@@ -246,7 +266,7 @@ void WorldCore::quiesce() {
 }
 
 WorldResult WorldCore::run() {
-  boost::fibers::use_scheduling_algorithm<SeededScheduler>(options_.schedule_seed);
+  boost::fibers::use_scheduling_algorithm<SeededScheduler>(options_.schedule_seed, switches_);
   std::vector<int64_t> everyone(static_cast<size_t>(options_.world_size));
   for (int64_t r = 0; r < options_.world_size; ++r) everyone[r] = r;
   world_group_ = &group(everyone);
@@ -254,6 +274,7 @@ WorldResult WorldCore::run() {
   // The main context runs only when no rank is ready (SeededScheduler).
   while (true) {
     boost::this_fiber::yield();
+    switches_->finished();
     if (done_ == options_.world_size) break;
     if (stopping_) quiesce();
     if (!sleepers_.empty()) {

@@ -24,6 +24,7 @@
 
 #include <boost/fiber/context.hpp>
 
+#include "fiber_switches.h"
 #include "shardsim/core/digest.h"
 #include "shardsim/sim/fiber_world.h"
 #include "trace.h"
@@ -131,6 +132,9 @@ class WorldCore {
   Trace trace_;
   std::map<std::vector<int64_t>, std::unique_ptr<GroupState>> groups_;
   GroupState* world_group_ = nullptr;
+  // Stack switches announced to AddressSanitizer (no-op without it); shared
+  // with the scheduler and the stacks, which outlive the world by a little.
+  std::shared_ptr<FiberSwitches> switches_ = std::make_shared<FiberSwitches>();
 };
 
 }  // namespace detail
