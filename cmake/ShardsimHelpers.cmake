@@ -22,11 +22,41 @@ function(shardsim_setup_common_flags)
     target_compile_options(shardsim_flags INTERFACE -Werror)
   endif()
   if(SHARDSIM_SANITIZE)
+    # ASan + UBSan (LeakSanitizer comes with ASan). Every UBSan report is fatal,
+    # so a sanitizer run that passes is clean. vptr is off: libtorch's classes
+    # come from a library built without the sanitizer.
     target_compile_options(shardsim_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
-                                                    -fno-sanitize=vptr)
+                                                    -fno-sanitize=vptr -fno-sanitize-recover=all)
     target_link_options(shardsim_flags INTERFACE -fsanitize=address,undefined)
     target_compile_definitions(shardsim_flags INTERFACE SHARDSIM_SANITIZE=1)
   endif()
+  if(SHARDSIM_FUZZERS_ENABLED)
+    # Coverage for libFuzzer in every shardsim object; the fuzz executables
+    # add the libFuzzer runtime themselves (fuzz/CMakeLists.txt).
+    target_compile_options(shardsim_flags INTERFACE -fsanitize=fuzzer-no-link)
+    target_link_options(shardsim_flags INTERFACE -fsanitize=fuzzer-no-link)
+  endif()
+endfunction()
+
+# Decides whether the libFuzzer targets build (SHARDSIM_FUZZERS_ENABLED): they
+# need clang, and they always run with AddressSanitizer and UBSan, so they
+# turn SHARDSIM_SANITIZE on. With another compiler the option is ignored with
+# a warning; the corpus is still replayed by every build (fuzz/).
+function(shardsim_setup_fuzzing)
+  set(SHARDSIM_FUZZERS_ENABLED OFF PARENT_SCOPE)
+  if(NOT SHARDSIM_BUILD_FUZZERS)
+    return()
+  endif()
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(WARNING "SHARDSIM_BUILD_FUZZERS needs clang (libFuzzer); ${CMAKE_CXX_COMPILER_ID} "
+                    "builds only the corpus replay. Configure with -DCMAKE_CXX_COMPILER=clang++.")
+    return()
+  endif()
+  if(NOT SHARDSIM_SANITIZE)
+    message(STATUS "SHARDSIM_BUILD_FUZZERS: turning SHARDSIM_SANITIZE on (fuzzing runs under ASan+UBSan)")
+    set(SHARDSIM_SANITIZE ON CACHE BOOL "Build with AddressSanitizer and UndefinedBehaviorSanitizer" FORCE)
+  endif()
+  set(SHARDSIM_FUZZERS_ENABLED ON PARENT_SCOPE)
 endfunction()
 
 # The one shared precompiled header (build-notes: a PCH per small target is
