@@ -23,8 +23,8 @@ void rc_assert_case_holds(const CaseFile& c, const std::string& tag) {
   const scenarios::RunResult r = run_case_on_fibers(c);
   if (r.verdict != scenarios::RunResult::Verdict::kFail) return;
   const std::string path = write_case_to_dir(c, default_case_dir(), c.law + "-" + tag);
-  RC_FAIL(format_case_result(r, path) + "case file: " + path + "\nreplay: " +
-          replay_command_line(path));
+  RC_FAIL(format_case_result(r, path) + "case file: " + path +
+          "\nreplay: " + replay_command_line(path));
 }
 
 std::vector<std::string> select_laws(const std::string& glob) {

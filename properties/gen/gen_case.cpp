@@ -42,7 +42,8 @@ TreeSpec dtensors_only(const Shape& mesh) {
   return spec;
 }
 
-CaseFile gen_operation_case(const std::string& law, const std::string& op, const GenLimits& limits) {
+CaseFile gen_operation_case(const std::string& law, const std::string& op,
+                            const GenLimits& limits) {
   const Shape mesh = *gen_mesh_shape(limits);
   CaseFile c = base_case(law, op, mesh);
   if (op == "distribute_tensor") {

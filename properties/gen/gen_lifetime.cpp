@@ -70,7 +70,9 @@ rc::Gen<std::vector<LifetimeStep>> gen_lifetime_steps(const CaseNode& tree,
           views.insert(next_view++);
           break;
         }
-        case LifetimeStep::Op::kCopy: s.dict = pick(whole); break;
+        case LifetimeStep::Op::kCopy:
+          s.dict = pick(whole);
+          break;
         case LifetimeStep::Op::kDelete: {
           std::vector<int64_t> candidates;
           for (const auto& d : dicts) {

@@ -17,7 +17,7 @@ rc::Gen<int64_t> between(int64_t lo, int64_t hi) { return rc::gen::inRange<int64
 
 const std::vector<c10::ScalarType>& generated_dtypes() {
   static const std::vector<c10::ScalarType> dtypes = {
-      at::kFloat, at::kDouble, at::kBFloat16, at::kHalf,  at::kChar,        at::kShort,
+      at::kFloat, at::kDouble, at::kBFloat16, at::kHalf, at::kChar,         at::kShort,
       at::kInt,   at::kLong,   at::kByte,     at::kBool, at::kComplexFloat,
   };
   return dtypes;
@@ -35,7 +35,8 @@ rc::Gen<Shape> gen_mesh_shape(const GenLimits& limits) {
     int64_t ranks = 1;
     // Every dim but the last stays near the dims-th root of the world, so
     // multi-dim meshes are not mostly 1s; the last takes what is left.
-    const auto root = static_cast<int64_t>(std::pow(static_cast<double>(limits.max_world), 1.0 / static_cast<double>(dims)));
+    const auto root = static_cast<int64_t>(
+        std::pow(static_cast<double>(limits.max_world), 1.0 / static_cast<double>(dims)));
     for (int64_t i = 0; i < dims; ++i) {
       const int64_t room = std::max<int64_t>(1, limits.max_world / ranks);
       const int64_t cap = i + 1 == dims ? room : std::min(room, std::max<int64_t>(2, 2 * root));
@@ -56,7 +57,8 @@ rc::Gen<Shape> gen_shape(const Shape& mesh, const GenLimits& limits) {
       const int64_t budget = std::max<int64_t>(0, limits.max_numel / std::max<int64_t>(1, numel));
       // A size near a multiple of some mesh size (even and uneven splits),
       // or any small size; zero is where both shrink to.
-      const int64_t m = mesh[static_cast<size_t>(*between(0, static_cast<int64_t>(mesh.size()) - 1))];
+      const int64_t m =
+          mesh[static_cast<size_t>(*between(0, static_cast<int64_t>(mesh.size()) - 1))];
       const int64_t near = std::max<int64_t>(0, m * *between(0, 2) + *between(-1, 1));
       int64_t size = *rc::gen::oneOf(between(0, 9), rc::gen::just(near));
       size = std::min(size, budget);
@@ -90,13 +92,15 @@ rc::Gen<std::vector<ShardDesc>> gen_tiling(const Shape& shape, int64_t world) {
     std::vector<ShardDesc> boxes = {ShardDesc{Shape(shape.size(), 0), shape, 0}};
     const int64_t cuts = *between(0, 6);
     for (int64_t k = 0; k < cuts; ++k) {
-      ShardDesc& box = boxes[static_cast<size_t>(*between(0, static_cast<int64_t>(boxes.size()) - 1))];
+      ShardDesc& box =
+          boxes[static_cast<size_t>(*between(0, static_cast<int64_t>(boxes.size()) - 1))];
       std::vector<size_t> cuttable;
       for (size_t d = 0; d < shape.size(); ++d) {
         if (box.sizes[d] >= 2) cuttable.push_back(d);
       }
       if (cuttable.empty()) continue;
-      const size_t d = cuttable[static_cast<size_t>(*between(0, static_cast<int64_t>(cuttable.size()) - 1))];
+      const size_t d =
+          cuttable[static_cast<size_t>(*between(0, static_cast<int64_t>(cuttable.size()) - 1))];
       const int64_t at = *between(1, box.sizes[d] - 1);
       ShardDesc upper = box;
       upper.offsets[d] += at;
@@ -124,7 +128,9 @@ const char* const kKeyStems[] = {"w", "bias", "step", "exp_avg", "layers", "opt"
 CaseNode scalar_node(int64_t pick) {
   CaseNode n;
   switch (pick) {
-    case 0: n.kind = CaseNode::Kind::kNone; break;
+    case 0:
+      n.kind = CaseNode::Kind::kNone;
+      break;
     case 1:
       n.kind = CaseNode::Kind::kBool;
       n.flag = *rc::gen::arbitrary<bool>();
@@ -162,7 +168,8 @@ CaseNode tensor_node(CaseNode::Kind kind, const TreeSpec& spec, const GenLimits&
   n.shape = *gen_shape(spec.mesh, limits);
   if (kind == CaseNode::Kind::kTensor) n.per_rank = *between(0, 1) == 1;
   n.strided = *between(0, 3) == 3;
-  if (kind == CaseNode::Kind::kDTensor) n.placements = *gen_placements(n.shape, spec.mesh, spec.partial);
+  if (kind == CaseNode::Kind::kDTensor)
+    n.placements = *gen_placements(n.shape, spec.mesh, spec.partial);
   if (kind == CaseNode::Kind::kSharded) n.shards = *gen_tiling(n.shape, world);
   return n;
 }
@@ -180,14 +187,19 @@ CaseNode node(const TreeSpec& spec, const GenLimits& limits, int64_t depth, int6
     kinds.push_back(CaseNode::Kind::kTuple);
     kinds.push_back(CaseNode::Kind::kDict);
   }
-  const CaseNode::Kind kind = kinds[static_cast<size_t>(*between(0, static_cast<int64_t>(kinds.size()) - 1))];
+  const CaseNode::Kind kind =
+      kinds[static_cast<size_t>(*between(0, static_cast<int64_t>(kinds.size()) - 1))];
   switch (kind) {
-    case CaseNode::Kind::kNone: return scalar_node(0);
-    case CaseNode::Kind::kInt: return scalar_node(*between(1, 6));
+    case CaseNode::Kind::kNone:
+      return scalar_node(0);
+    case CaseNode::Kind::kInt:
+      return scalar_node(*between(1, 6));
     case CaseNode::Kind::kTensor:
     case CaseNode::Kind::kDTensor:
-    case CaseNode::Kind::kSharded: return tensor_node(kind, spec, limits, world);
-    default: break;
+    case CaseNode::Kind::kSharded:
+      return tensor_node(kind, spec, limits, world);
+    default:
+      break;
   }
   CaseNode n;
   n.kind = kind;

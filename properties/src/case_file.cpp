@@ -15,15 +15,15 @@ bool operator==(const CaseNode& a, const CaseNode& b) {
   return a.kind == b.kind && a.flag == b.flag && a.integer == b.integer &&
          (a.real == b.real || (a.real != a.real && b.real != b.real)) && a.text == b.text &&
          a.position == b.position && a.dtype == b.dtype && a.shape == b.shape &&
-         a.stream == b.stream && a.per_rank == b.per_rank && a.strided == b.strided && a.placements == b.placements &&
-         a.shards == b.shards && a.items == b.items && a.keys == b.keys;
+         a.stream == b.stream && a.per_rank == b.per_rank && a.strided == b.strided &&
+         a.placements == b.placements && a.shards == b.shards && a.items == b.items &&
+         a.keys == b.keys;
 }
 
 bool operator==(const CaseOperation& a, const CaseOperation& b) {
   return a.name == b.name && a.cpu_offload == b.cpu_offload && a.ranks_only == b.ranks_only &&
-         a.strict == b.strict && a.pin_memory == b.pin_memory &&
-         a.share_memory == b.share_memory && a.non_blocking == b.non_blocking &&
-         a.meta_local == b.meta_local;
+         a.strict == b.strict && a.pin_memory == b.pin_memory && a.share_memory == b.share_memory &&
+         a.non_blocking == b.non_blocking && a.meta_local == b.meta_local;
 }
 
 bool operator==(const LifetimeStep& a, const LifetimeStep& b) {
@@ -41,38 +41,57 @@ bool operator==(const CaseFile& a, const CaseFile& b) {
 
 const char* node_kind_name(CaseNode::Kind kind) {
   switch (kind) {
-    case CaseNode::Kind::kNone: return "none";
-    case CaseNode::Kind::kBool: return "bool";
-    case CaseNode::Kind::kInt: return "int";
-    case CaseNode::Kind::kFloat: return "float";
-    case CaseNode::Kind::kStr: return "str";
-    case CaseNode::Kind::kBytes: return "bytes";
-    case CaseNode::Kind::kStream: return "stream";
-    case CaseNode::Kind::kTensor: return "tensor";
-    case CaseNode::Kind::kDTensor: return "dtensor";
-    case CaseNode::Kind::kSharded: return "sharded";
-    case CaseNode::Kind::kList: return "list";
-    case CaseNode::Kind::kTuple: return "tuple";
-    case CaseNode::Kind::kDict: return "dict";
+    case CaseNode::Kind::kNone:
+      return "none";
+    case CaseNode::Kind::kBool:
+      return "bool";
+    case CaseNode::Kind::kInt:
+      return "int";
+    case CaseNode::Kind::kFloat:
+      return "float";
+    case CaseNode::Kind::kStr:
+      return "str";
+    case CaseNode::Kind::kBytes:
+      return "bytes";
+    case CaseNode::Kind::kStream:
+      return "stream";
+    case CaseNode::Kind::kTensor:
+      return "tensor";
+    case CaseNode::Kind::kDTensor:
+      return "dtensor";
+    case CaseNode::Kind::kSharded:
+      return "sharded";
+    case CaseNode::Kind::kList:
+      return "list";
+    case CaseNode::Kind::kTuple:
+      return "tuple";
+    case CaseNode::Kind::kDict:
+      return "dict";
   }
   return "?";
 }
 
 const char* lifetime_op_name(LifetimeStep::Op op) {
   switch (op) {
-    case LifetimeStep::Op::kCreate: return "create";
-    case LifetimeStep::Op::kView: return "view";
-    case LifetimeStep::Op::kCopy: return "copy";
-    case LifetimeStep::Op::kDelete: return "delete";
-    case LifetimeStep::Op::kDrop: return "drop";
-    case LifetimeStep::Op::kDropView: return "drop_view";
+    case LifetimeStep::Op::kCreate:
+      return "create";
+    case LifetimeStep::Op::kView:
+      return "view";
+    case LifetimeStep::Op::kCopy:
+      return "copy";
+    case LifetimeStep::Op::kDelete:
+      return "delete";
+    case LifetimeStep::Op::kDrop:
+      return "drop";
+    case LifetimeStep::Op::kDropView:
+      return "drop_view";
   }
   return "?";
 }
 
 const std::vector<std::string>& law_names() {
   static const std::vector<std::string> names = {
-      "layout_tiles",       "distribute_full_tensor", "gather_state_dict",    "cpu_state_dict",
+      "layout_tiles",       "distribute_full_tensor", "gather_state_dict",     "cpu_state_dict",
       "slices_and_flatten", "pinned_lifetime",        "schedule_independence",
   };
   return names;
@@ -80,8 +99,14 @@ const std::vector<std::string>& law_names() {
 
 const std::vector<std::string>& operation_names() {
   static const std::vector<std::string> names = {
-      "layout",           "distribute_tensor",    "gather_state_dict",     "create_cpu_state_dict",
-      "distribute_tensors", "broadcast_state_dict", "distribute_state_dict", "flatten",
+      "layout",
+      "distribute_tensor",
+      "gather_state_dict",
+      "create_cpu_state_dict",
+      "distribute_tensors",
+      "broadcast_state_dict",
+      "distribute_state_dict",
+      "flatten",
       "lifetime",
   };
   return names;
@@ -97,8 +122,8 @@ std::vector<std::string> operations_of_law(const std::string& law) {
   }
   if (law == "pinned_lifetime") return {"lifetime"};
   if (law == "schedule_independence") {
-    return {"distribute_tensor",    "gather_state_dict",     "distribute_tensors",
-            "broadcast_state_dict", "distribute_state_dict"};
+    return {"distribute_tensor", "gather_state_dict", "distribute_tensors", "broadcast_state_dict",
+            "distribute_state_dict"};
   }
   return {};
 }
@@ -109,9 +134,8 @@ void for_each_node(const CaseNode& root,
                                                                       const CaseNode& n) {
     visit(path, n);
     for (size_t i = 0; i < n.items.size(); ++i) {
-      const std::string key = n.kind == CaseNode::Kind::kDict && i < n.keys.size()
-                                  ? n.keys[i]
-                                  : std::to_string(i);
+      const std::string key =
+          n.kind == CaseNode::Kind::kDict && i < n.keys.size() ? n.keys[i] : std::to_string(i);
       walk(join_path(path, key), n.items[i]);
     }
   };
@@ -150,9 +174,9 @@ class Validator {
           "a mesh has 1 to 8 dimensions, got " + std::to_string(c_.mesh.size()));
     int64_t ranks = 1;
     for (int64_t m : c_.mesh) {
-      check(m >= 1 && m <= kMaxCaseWorld, "mesh", "mesh sizes must be 1.." +
-                                                      std::to_string(kMaxCaseWorld) + ", got " +
-                                                      mesh_shape_str(c_.mesh));
+      check(m >= 1 && m <= kMaxCaseWorld, "mesh",
+            "mesh sizes must be 1.." + std::to_string(kMaxCaseWorld) + ", got " +
+                mesh_shape_str(c_.mesh));
       ranks *= m;
       check(ranks <= kMaxCaseWorld, "mesh", "mesh " + mesh_shape_str(c_.mesh) + " is too large");
     }
@@ -256,8 +280,7 @@ class Validator {
                 std::to_string(c_.mesh.size()) + "-dim mesh " + mesh_shape_str(c_.mesh));
       for (const Placement& p : n.placements) {
         if (!p.is_shard()) continue;
-        check(p.dim() >= 0 && p.dim() < static_cast<int64_t>(n.shape.size()),
-              field + ".placements",
+        check(p.dim() >= 0 && p.dim() < static_cast<int64_t>(n.shape.size()), field + ".placements",
               p.str() + " is out of range for the " + std::to_string(n.shape.size()) +
                   "-dim shape " + shape_str(n.shape));
       }
@@ -288,8 +311,8 @@ class Validator {
   // DTensors and scalars: their full state dicts hold plain tensors.
   void top_level() const {
     const std::string& op = c_.operation.name;
-    const bool flat = op == "distribute_tensors" || op == "broadcast_state_dict" ||
-                      op == "distribute_state_dict";
+    const bool flat =
+        op == "distribute_tensors" || op == "broadcast_state_dict" || op == "distribute_state_dict";
     const CaseNode& sd = c_.state_dict;
     for (size_t i = 0; i < sd.items.size(); ++i) {
       const CaseNode& n = sd.items[i];
@@ -333,8 +356,8 @@ class Validator {
       switch (s.op) {
         case LifetimeStep::Op::kCreate:
           check(!exists, field + ".dict", "dict " + std::to_string(s.dict) + " already exists");
-          live[s.dict] = std::set<std::string>(c_.state_dict.keys.begin(),
-                                               c_.state_dict.keys.end());
+          live[s.dict] =
+              std::set<std::string>(c_.state_dict.keys.begin(), c_.state_dict.keys.end());
           break;
         case LifetimeStep::Op::kView: {
           check(exists, field + ".dict", "dict " + std::to_string(s.dict) + " does not exist");
@@ -349,8 +372,7 @@ class Validator {
         case LifetimeStep::Op::kCopy:
         case LifetimeStep::Op::kDrop:
           check(exists, field + ".dict", "dict " + std::to_string(s.dict) + " does not exist");
-          check(s.op != LifetimeStep::Op::kCopy ||
-                    live[s.dict].size() == c_.state_dict.keys.size(),
+          check(s.op != LifetimeStep::Op::kCopy || live[s.dict].size() == c_.state_dict.keys.size(),
                 field, "copy into dict " + std::to_string(s.dict) + " after a key was deleted");
           if (s.op == LifetimeStep::Op::kDrop) live.erase(s.dict);
           break;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -52,7 +53,9 @@ class Reader {
     throw InvalidArgument(source_ + ": " + (field.empty() ? "<top>" : field) + ": " + message);
   }
 
-  std::string sub(const std::string& key) const { return field_.empty() ? key : field_ + "." + key; }
+  std::string sub(const std::string& key) const {
+    return field_.empty() ? key : field_ + "." + key;
+  }
   bool has(const std::string& key) const { return j_.contains(key); }
 
   const Json& get(const std::string& key) {
@@ -120,8 +123,8 @@ class Reader {
       fail(field, "expected an integer, got " + type_of(v));
     }
     if (x < lo || x > hi) {
-      fail(field, std::to_string(x) + " is outside " + std::to_string(lo) + ".." +
-                      std::to_string(hi));
+      fail(field,
+           std::to_string(x) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     }
     return x;
   }
@@ -178,14 +181,14 @@ CaseNode::Kind parse_kind(Reader& r) {
                             "dtensor, sharded, list, tuple or dict)");
 }
 
-CaseNode parse_node(const Json& j, const std::string& field, const std::string& source,
-                    int depth) {
+CaseNode parse_node(const Json& j, const std::string& field, const std::string& source, int depth) {
   Reader r(j, field, source);
   if (depth > kMaxCaseDepth) r.fail(field, "nested deeper than " + std::to_string(kMaxCaseDepth));
   CaseNode n;
   n.kind = parse_kind(r);
   switch (n.kind) {
-    case CaseNode::Kind::kNone: break;
+    case CaseNode::Kind::kNone:
+      break;
     case CaseNode::Kind::kBool: {
       const Json& v = r.get("value");
       if (!v.is_boolean()) r.fail(r.sub("value"), "expected true or false");
@@ -202,8 +205,12 @@ CaseNode parse_node(const Json& j, const std::string& field, const std::string& 
       n.real = v.get<double>();
       break;
     }
-    case CaseNode::Kind::kStr: n.text = r.text("value"); break;
-    case CaseNode::Kind::kBytes: n.text = from_hex(r, "hex"); break;
+    case CaseNode::Kind::kStr:
+      n.text = r.text("value");
+      break;
+    case CaseNode::Kind::kBytes:
+      n.text = from_hex(r, "hex");
+      break;
     case CaseNode::Kind::kStream:
       n.text = from_hex(r, "hex");
       n.position = r.integer("position", 0, std::numeric_limits<int64_t>::max());
@@ -305,8 +312,8 @@ LifetimeStep parse_step(const Json& j, const std::string& field, const std::stri
     }
   }
   if (!known) {
-    r.fail(r.sub("op"), "unknown step '" + op +
-                            "' (expected create, view, copy, delete, drop or drop_view)");
+    r.fail(r.sub("op"),
+           "unknown step '" + op + "' (expected create, view, copy, delete, drop or drop_view)");
   }
   if (s.op == LifetimeStep::Op::kDropView) {
     s.view = r.integer("view", 0, 100000);
@@ -390,12 +397,23 @@ Json node_json(const CaseNode& n) {
   Json j;
   j["kind"] = node_kind_name(n.kind);
   switch (n.kind) {
-    case CaseNode::Kind::kNone: break;
-    case CaseNode::Kind::kBool: j["value"] = n.flag; break;
-    case CaseNode::Kind::kInt: j["value"] = n.integer; break;
-    case CaseNode::Kind::kFloat: j["value"] = n.real; break;
-    case CaseNode::Kind::kStr: j["value"] = n.text; break;
-    case CaseNode::Kind::kBytes: j["hex"] = to_hex(n.text); break;
+    case CaseNode::Kind::kNone:
+      break;
+    case CaseNode::Kind::kBool:
+      j["value"] = n.flag;
+      break;
+    case CaseNode::Kind::kInt:
+      j["value"] = n.integer;
+      break;
+    case CaseNode::Kind::kFloat:
+      j["value"] = n.real;
+      break;
+    case CaseNode::Kind::kStr:
+      j["value"] = n.text;
+      break;
+    case CaseNode::Kind::kBytes:
+      j["hex"] = to_hex(n.text);
+      break;
     case CaseNode::Kind::kStream:
       j["hex"] = to_hex(n.text);
       j["position"] = n.position;
@@ -520,7 +538,26 @@ void emit(const Json& j, int indent, std::ostringstream& os) {
 
 }  // namespace
 
-CaseFile parse_case(const std::string& text, const std::string& source) {
+namespace {
+
+// `text` with control characters written as \xNN: messages quote keys from
+// the file (JSON keys may hold "\n"), and must stay on one line.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte < 0x20 || byte == 0x7F) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\x%02X", byte);
+      out += escape;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+CaseFile parse_case_text(const std::string& text, const std::string& source) {
   // Duplicate keys would silently overwrite each other: refuse them while parsing.
   std::vector<std::set<std::string>> open;
   std::string duplicate;
@@ -548,6 +585,16 @@ CaseFile parse_case(const std::string& text, const std::string& source) {
   return c;
 }
 
+}  // namespace
+
+CaseFile parse_case(const std::string& text, const std::string& source) {
+  try {
+    return parse_case_text(text, source);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(one_line(e.what()));
+  }
+}
+
 CaseFile load_case(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidArgument(path + ": cannot read the case file: " + std::strerror(errno));
@@ -565,7 +612,9 @@ std::string case_to_json(const CaseFile& c, bool pretty) {
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const CaseFile& c) { return os << case_to_json(c, false); }
+std::ostream& operator<<(std::ostream& os, const CaseFile& c) {
+  return os << case_to_json(c, false);
+}
 
 void save_case(const CaseFile& c, const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

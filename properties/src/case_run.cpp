@@ -130,7 +130,8 @@ std::string format_case_result(const scenarios::RunResult& r, const std::string&
   std::ostringstream out;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("    rerun: ", 0) == 0) line = "    rerun: " + replay_command_line(path, r.spec.backend);
+    if (line.rfind("    rerun: ", 0) == 0)
+      line = "    rerun: " + replay_command_line(path, r.spec.backend);
     out << line << "\n";
   }
   return out.str();

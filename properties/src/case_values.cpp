@@ -135,14 +135,22 @@ namespace {
 
 Value scalar_value(const CaseNode& n) {
   switch (n.kind) {
-    case CaseNode::Kind::kNone: return None{};
-    case CaseNode::Kind::kBool: return n.flag;
-    case CaseNode::Kind::kInt: return n.integer;
-    case CaseNode::Kind::kFloat: return n.real;
-    case CaseNode::Kind::kStr: return n.text;
-    case CaseNode::Kind::kBytes: return Bytes{n.text};
-    case CaseNode::Kind::kStream: return ByteStream{n.text, n.position};
-    default: throw Error(std::string("not a scalar node: ") + node_kind_name(n.kind));
+    case CaseNode::Kind::kNone:
+      return None{};
+    case CaseNode::Kind::kBool:
+      return n.flag;
+    case CaseNode::Kind::kInt:
+      return n.integer;
+    case CaseNode::Kind::kFloat:
+      return n.real;
+    case CaseNode::Kind::kStr:
+      return n.text;
+    case CaseNode::Kind::kBytes:
+      return Bytes{n.text};
+    case CaseNode::Kind::kStream:
+      return ByteStream{n.text, n.position};
+    default:
+      throw Error(std::string("not a scalar node: ") + node_kind_name(n.kind));
   }
 }
 
@@ -151,7 +159,8 @@ Value build_tree(const CaseNode& n, const Leaf& leaf) {
   switch (n.kind) {
     case CaseNode::Kind::kTensor:
     case CaseNode::Kind::kDTensor:
-    case CaseNode::Kind::kSharded: return leaf(n);
+    case CaseNode::Kind::kSharded:
+      return leaf(n);
     case CaseNode::Kind::kList: {
       List l;
       for (const CaseNode& c : n.items) l.items.push_back(build_tree(c, leaf));
@@ -167,7 +176,8 @@ Value build_tree(const CaseNode& n, const Leaf& leaf) {
       for (size_t i = 0; i < n.items.size(); ++i) m.set(n.keys[i], build_tree(n.items[i], leaf));
       return m;
     }
-    default: return scalar_value(n);
+    default:
+      return scalar_value(n);
   }
 }
 
@@ -176,9 +186,12 @@ Value build_tree(const CaseNode& n, const Leaf& leaf) {
 Value build_rank_value(const CaseNode& n, const RankBuild& b) {
   return build_tree(n, [&](const CaseNode& leaf) -> Value {
     switch (leaf.kind) {
-      case CaseNode::Kind::kDTensor: return build_dtensor(leaf, b);
-      case CaseNode::Kind::kSharded: return build_sharded(leaf, b);
-      default: return place_like_node(b.values->get(leaf, b.rank), leaf, b.device);
+      case CaseNode::Kind::kDTensor:
+        return build_dtensor(leaf, b);
+      case CaseNode::Kind::kSharded:
+        return build_sharded(leaf, b);
+      default:
+        return place_like_node(b.values->get(leaf, b.rank), leaf, b.device);
     }
   });
 }

@@ -17,9 +17,7 @@ struct Change {
   Value tree;        // the whole tree with that one change
 };
 
-c10::ScalarType other_dtype(c10::ScalarType t) {
-  return t == at::kFloat ? at::kLong : at::kFloat;
-}
+c10::ScalarType other_dtype(c10::ScalarType t) { return t == at::kFloat ? at::kLong : at::kFloat; }
 
 Shape grown(const at::Tensor& t) {
   Shape s = t.sizes().vec();
@@ -31,8 +29,8 @@ Shape grown(const at::Tensor& t) {
 // Every single change of `v` (a key dropped, renamed or added; a list or
 // tuple shortened or lengthened; a tensor's shape or dtype changed), each
 // applied to a copy of `root` through `rebuild`.
-void changes(const Value& v, const std::string& path,
-             const std::function<Value(Value)>& rebuild, std::vector<Change>& out) {
+void changes(const Value& v, const std::string& path, const std::function<Value(Value)>& rebuild,
+             std::vector<Change>& out) {
   const auto add = [&](const std::string& what, Value changed) {
     out.push_back({(path.empty() ? "<root>" : path) + ": " + what, rebuild(std::move(changed))});
   };
@@ -41,7 +39,8 @@ void changes(const Value& v, const std::string& path,
       const at::Tensor& t = v.tensor();
       add("shape " + shape_str(t.sizes().vec()) + " -> " + shape_str(grown(t)),
           at::zeros(grown(t), t.options().device(c10::kCPU)));
-      add("dtype changed", at::zeros(t.sizes(), t.options().device(c10::kCPU).dtype(other_dtype(t.scalar_type()))));
+      add("dtype changed",
+          at::zeros(t.sizes(), t.options().device(c10::kCPU).dtype(other_dtype(t.scalar_type()))));
       break;
     }
     case Value::Kind::kDTensor: {
@@ -49,9 +48,9 @@ void changes(const Value& v, const std::string& path,
       const at::Tensor& l = d.local();
       add("local shape -> " + shape_str(grown(l)),
           DTensor(at::zeros(grown(l), l.options().device(c10::kCPU)), d.spec()));
-      add("dtype changed",
-          DTensor(at::zeros(l.sizes(), l.options().device(c10::kCPU).dtype(other_dtype(l.scalar_type()))),
-                  d.spec()));
+      add("dtype changed", DTensor(at::zeros(l.sizes(), l.options().device(c10::kCPU).dtype(
+                                                            other_dtype(l.scalar_type()))),
+                                   d.spec()));
       DTensorSpec spec = d.spec();
       spec.shape.push_back(1);
       spec.stride.push_back(1);
@@ -75,7 +74,8 @@ void changes(const Value& v, const std::string& path,
         dropped.erase(m.key(i));
         add("key '" + m.key(i) + "' dropped", dropped);
         Mapping renamed;
-        for (size_t j = 0; j < m.size(); ++j) renamed.set(j == i ? m.key(j) + "~" : m.key(j), m.value(j));
+        for (size_t j = 0; j < m.size(); ++j)
+          renamed.set(j == i ? m.key(j) + "~" : m.key(j), m.value(j));
         add("key '" + m.key(i) + "' renamed", renamed);
       }
       Mapping extra = m;
@@ -83,13 +83,14 @@ void changes(const Value& v, const std::string& path,
       add("key '~extra' added", extra);
       for (size_t i = 0; i < m.size(); ++i) {
         const std::string key = m.key(i);
-        changes(m.value(i), join_path(path, key),
-                [&](Value child) {
-                  Mapping copy = m;
-                  copy.set(key, std::move(child));
-                  return rebuild(copy);
-                },
-                out);
+        changes(
+            m.value(i), join_path(path, key),
+            [&](Value child) {
+              Mapping copy = m;
+              copy.set(key, std::move(child));
+              return rebuild(copy);
+            },
+            out);
       }
       break;
     }
@@ -109,17 +110,19 @@ void changes(const Value& v, const std::string& path,
       add("length " + std::to_string(items.size()) + " -> " + std::to_string(items.size() + 1),
           wrap(longer));
       for (size_t i = 0; i < items.size(); ++i) {
-        changes(items[i], join_path(path, std::to_string(i)),
-                [&, i](Value child) {
-                  std::vector<Value> copy = items;
-                  copy[i] = std::move(child);
-                  return rebuild(wrap(copy));
-                },
-                out);
+        changes(
+            items[i], join_path(path, std::to_string(i)),
+            [&, i](Value child) {
+              std::vector<Value> copy = items;
+              copy[i] = std::move(child);
+              return rebuild(wrap(copy));
+            },
+            out);
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -139,7 +142,8 @@ void law_cpu_state_dict(LawContext& law) {
   // Similarity holds both ways; fresh memory is on CPU, poisoned, pinned and
   // shared as asked.
   const auto similar = [&](const Value& a, const Value& b, const std::string& what) {
-    if (auto d = state_dict_similarity_difference(a, b)) ctx.check(false, law.at("") + ": " + what + ": " + *d);
+    if (auto d = state_dict_similarity_difference(a, b))
+      ctx.check(false, law.at("") + ": " + what + ": " + *d);
   };
   similar(sd, fresh, "the source is not similar to its CPU state dict");
   similar(fresh, sd, "the CPU state dict is not similar to its source");
@@ -161,24 +165,30 @@ void law_cpu_state_dict(LawContext& law) {
   // Any single change breaks similarity; checking never writes.
   const Value fresh_before = clone_to_cpu(fresh);
   std::vector<Change> all;
-  changes(fresh, "", [](Value v) { return v; }, all);
+  changes(
+      fresh, "", [](Value v) { return v; }, all);
   for (const Change& change : all) {
     ctx.check(!check_state_dict_similarity(sd, change.tree),
               law.at("") + ": still similar after one change: " + change.what);
   }
-  ctx.check_equal(clone_to_cpu(fresh), fresh_before, law.at("") + " CPU state dict after the similarity checks");
-  ctx.check_equal(clone_to_cpu(sd), source_before, law.at("") + " source after the similarity checks");
+  ctx.check_equal(clone_to_cpu(fresh), fresh_before,
+                  law.at("") + " CPU state dict after the similarity checks");
+  ctx.check_equal(clone_to_cpu(sd), source_before,
+                  law.at("") + " source after the similarity checks");
 
   // The copy: source values, on CPU, in the CPU state dict's own storage.
   const Value copied = copy_state_dict(sd, fresh, c.operation.non_blocking);
   ctx.check_equal(copied, source_before, law.at("") + " after copy_state_dict");
   ctx.check_equal(clone_to_cpu(sd), source_before, law.at("") + " source after copy_state_dict");
   std::vector<at::Tensor> source_tensors, fresh_tensors;
-  for_each_tensor(sd, [&](const std::string&, const at::Tensor& t) { source_tensors.push_back(t); });
-  for_each_tensor(fresh, [&](const std::string&, const at::Tensor& t) { fresh_tensors.push_back(t); });
+  for_each_tensor(sd,
+                  [&](const std::string&, const at::Tensor& t) { source_tensors.push_back(t); });
+  for_each_tensor(fresh,
+                  [&](const std::string&, const at::Tensor& t) { fresh_tensors.push_back(t); });
   size_t i = 0;
   for_each_tensor(copied, [&](const std::string& path, const at::Tensor& t) {
-    ctx.check(i < fresh_tensors.size(), law.at(path) + ": more tensors after the copy than created");
+    ctx.check(i < fresh_tensors.size(),
+              law.at(path) + ": more tensors after the copy than created");
     ctx.check_device(t, cpu, law.at(path) + " (copied)");
     ctx.check(t.is_same(fresh_tensors[i]),
               law.at(path) + ": the copy must return the CPU state dict's own tensor");

@@ -45,7 +45,8 @@ void check_places(LawContext& law, const CaseNode& n, const Value& source, const
         const Value* s = child_value(source, n, i);
         const Value* g = child_value(got, n, i);
         const std::string key = n.kind == CaseNode::Kind::kDict ? n.keys[i] : std::to_string(i);
-        if (s != nullptr && g != nullptr) check_places(law, n.items[i], *s, *g, join_path(path, key));
+        if (s != nullptr && g != nullptr)
+          check_places(law, n.items[i], *s, *g, join_path(path, key));
       }
   }
 }

@@ -63,7 +63,8 @@ void law_layout_tiles(LawContext& law) {
     at::Tensor paint = at::zeros(n.shape, at::kInt);
     for (int64_t r = 0; r < c.world; ++r) {
       const Shape rc = oracle_coordinate(r, c.mesh);
-      const LocalLayout l = compute_local_shape_and_global_offset(n.shape, c.mesh, rc, n.placements);
+      const LocalLayout l =
+          compute_local_shape_and_global_offset(n.shape, c.mesh, rc, n.placements);
       bool empty = false;
       at::Tensor region = paint;
       for (size_t d = 0; d < n.shape.size() && !empty; ++d) {

@@ -52,9 +52,9 @@ Mapping full_state_dict(LawContext& law, int64_t rank, c10::Device device) {
 DTensor template_dtensor(LawContext& law, const CaseNode& n, bool meta) {
   const DTensor fresh = build_dtensor(n, law.build());
   const at::Tensor& l = fresh.local();
-  at::Tensor local = meta ? at::empty(l.sizes(), l.options().device(c10::kMeta))
-                          : place_like_node(additive_identity_like(l).add_(at::ones_like(l)), n,
-                                            l.device());
+  at::Tensor local =
+      meta ? at::empty(l.sizes(), l.options().device(c10::kMeta))
+           : place_like_node(additive_identity_like(l).add_(at::ones_like(l)), n, l.device());
   return DTensor(local, fresh.spec());
 }
 
@@ -84,9 +84,8 @@ Mapping local_state_dict(LawContext& law, bool meta) {
   return local;
 }
 
-void check_dtensor(LawContext& law, const std::string& key, const Value* got,
-                   const DTensor& before, const at::Tensor& want, c10::Device device,
-                   bool in_place) {
+void check_dtensor(LawContext& law, const std::string& key, const Value* got, const DTensor& before,
+                   const at::Tensor& want, c10::Device device, bool in_place) {
   auto& ctx = law.ctx;
   ctx.check(got != nullptr && got->is_dtensor(),
             law.at(key) + ": expected a DTensor, got " + (got ? got->type_name() : "nothing"));
@@ -159,7 +158,8 @@ void law_broadcast_state_dict(LawContext& law) {
     const std::string& key = sd.keys[i];
     const Value* got = local.find(key);
     if (absent(key)) {
-      ctx.check(got == nullptr, law.at(key) + ": a key the local state dict lacks must stay missing");
+      ctx.check(got == nullptr,
+                law.at(key) + ": a key the local state dict lacks must stay missing");
       continue;
     }
     if (!n.is_tensor_node()) {
@@ -178,7 +178,8 @@ void law_broadcast_state_dict(LawContext& law) {
       check_dtensor(law, key, got, before.at(key).dtensor(), slice_of(law, n, root_full), where,
                     !op.cpu_offload);
     } else {
-      ctx.check(got->is_tensor(), law.at(key) + ": a plain local value must become the full tensor");
+      ctx.check(got->is_tensor(),
+                law.at(key) + ": a plain local value must become the full tensor");
       ctx.check_equal(*got, Value(root_full), law.at(key));
       ctx.check_device(got->tensor(), where, law.at(key));
     }
@@ -210,7 +211,8 @@ void law_distribute_state_dict(LawContext& law) {
     }
     const at::Tensor own = full.at(key).tensor();
     if (n.shape.empty()) {  // 0-dim tensors are copied to CPU, present locally or not
-      ctx.check(got != nullptr && got->is_tensor(), law.at(key) + ": a 0-dim tensor must be copied");
+      ctx.check(got != nullptr && got->is_tensor(),
+                law.at(key) + ": a 0-dim tensor must be copied");
       ctx.check_equal(*got, Value(own), law.at(key));
       ctx.check_device(got->tensor(), cpu, law.at(key));
       continue;
@@ -225,7 +227,8 @@ void law_distribute_state_dict(LawContext& law) {
       if (!holds_partial_data(n.placements, coord)) want = additive_identity_like(want);
       check_dtensor(law, key, got, before.at(key).dtensor(), want, ctx.device(), false);
     } else {
-      ctx.check(got->is_tensor(), law.at(key) + ": a plain local value must become the full tensor");
+      ctx.check(got->is_tensor(),
+                law.at(key) + ": a plain local value must become the full tensor");
       ctx.check_equal(*got, Value(own), law.at(key));
       ctx.check_device(got->tensor(), ctx.device(), law.at(key));
     }

@@ -8,8 +8,12 @@ void for_each_tensor(const Value& v,
                      const std::function<void(const std::string&, const at::Tensor&)>& visit,
                      const std::string& path) {
   switch (v.kind()) {
-    case Value::Kind::kTensor: visit(path, v.tensor()); break;
-    case Value::Kind::kDTensor: visit(join_path(path, "local"), v.dtensor().local()); break;
+    case Value::Kind::kTensor:
+      visit(path, v.tensor());
+      break;
+    case Value::Kind::kDTensor:
+      visit(join_path(path, "local"), v.dtensor().local());
+      break;
     case Value::Kind::kShardedTensor: {
       const auto& shards = v.sharded_tensor().local_shards();
       for (size_t i = 0; i < shards.size(); ++i) {
@@ -19,7 +23,8 @@ void for_each_tensor(const Value& v,
     }
     case Value::Kind::kMapping: {
       const Mapping& m = v.mapping();
-      for (size_t i = 0; i < m.size(); ++i) for_each_tensor(m.value(i), visit, join_path(path, m.key(i)));
+      for (size_t i = 0; i < m.size(); ++i)
+        for_each_tensor(m.value(i), visit, join_path(path, m.key(i)));
       break;
     }
     case Value::Kind::kList:
@@ -30,7 +35,8 @@ void for_each_tensor(const Value& v,
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -42,12 +48,15 @@ at::Tensor cpu_clone(const at::Tensor& t) {
 
 Value clone_to_cpu(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kTensor: return cpu_clone(v.tensor());
-    case Value::Kind::kDTensor: return DTensor(cpu_clone(v.dtensor().local()), v.dtensor().spec());
+    case Value::Kind::kTensor:
+      return cpu_clone(v.tensor());
+    case Value::Kind::kDTensor:
+      return DTensor(cpu_clone(v.dtensor().local()), v.dtensor().spec());
     case Value::Kind::kShardedTensor: {
       const ShardedTensor& st = v.sharded_tensor();
       std::vector<LocalShard> shards;
-      for (const LocalShard& s : st.local_shards()) shards.push_back({cpu_clone(s.tensor), s.metadata});
+      for (const LocalShard& s : st.local_shards())
+        shards.push_back({cpu_clone(s.tensor), s.metadata});
       return ShardedTensor(st.size(), std::move(shards), st.shards_metadata(), st.dtype());
     }
     case Value::Kind::kMapping: {
@@ -66,7 +75,8 @@ Value clone_to_cpu(const Value& v) {
       for (const Value& x : v.tuple().items) out.items.push_back(clone_to_cpu(x));
       return out;
     }
-    default: return v;
+    default:
+      return v;
   }
 }
 
@@ -96,7 +106,8 @@ const Value* value_at(const Value& v, const std::string& path) {
     const auto& items = v.is_list() ? v.list().items : v.tuple().items;
     const size_t end = path.find('.');
     const std::string head = path.substr(0, end);
-    if (head.empty() || head.size() > 9 || head.find_first_not_of("0123456789") != std::string::npos) {
+    if (head.empty() || head.size() > 9 ||
+        head.find_first_not_of("0123456789") != std::string::npos) {
       return nullptr;
     }
     const size_t i = std::stoul(head);

@@ -46,10 +46,16 @@ std::string step_str(const LifetimeStep& s) {
          << " share_memory=" << (s.share ? "true" : "false");
       break;
     case LifetimeStep::Op::kView:
-    case LifetimeStep::Op::kDelete: os << " dict " << s.dict << " " << s.path; break;
+    case LifetimeStep::Op::kDelete:
+      os << " dict " << s.dict << " " << s.path;
+      break;
     case LifetimeStep::Op::kCopy:
-    case LifetimeStep::Op::kDrop: os << " dict " << s.dict; break;
-    case LifetimeStep::Op::kDropView: os << " view " << s.view; break;
+    case LifetimeStep::Op::kDrop:
+      os << " dict " << s.dict;
+      break;
+    case LifetimeStep::Op::kDropView:
+      os << " view " << s.view;
+      break;
   }
   return os.str();
 }
@@ -106,8 +112,8 @@ std::string LifetimeRun::apply(const LifetimeStep& s) {
                           ", expected " + (b.pinned ? "true" : "false");
               }
               if (b.shared != is_shared(t) && problem.empty()) {
-                problem = b.name + ": shared is " + (b.shared ? "false" : "true") +
-                          ", expected " + (b.shared ? "true" : "false");
+                problem = b.name + ": shared is " + (b.shared ? "false" : "true") + ", expected " +
+                          (b.shared ? "true" : "false");
               }
               registrations_expected_ += b.pinned ? 1 : 0;
               blocks_.push_back(std::move(b));
@@ -199,8 +205,8 @@ std::string LifetimeRun::finish() {
   if (!problem.empty()) return "after dropping everything: " + problem;
   const int64_t vmlck = process_locked_bytes();
   if (vmlck >= 0 && baseline_vmlck_ >= 0 && vmlck != baseline_vmlck_) {
-    return "after dropping everything the process locks " + std::to_string(vmlck) +
-           " bytes, " + std::to_string(baseline_vmlck_) + " before";
+    return "after dropping everything the process locks " + std::to_string(vmlck) + " bytes, " +
+           std::to_string(baseline_vmlck_) + " before";
   }
   return "";
 }

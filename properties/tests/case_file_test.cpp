@@ -136,7 +136,8 @@ TEST(CaseFile, TheValidExampleParses) {
   const CaseFile c = parse_case(kValid, "good.json");
   EXPECT_EQ(c.world, 4);
   EXPECT_EQ(c.mesh, (Shape{2, 2}));
-  EXPECT_EQ(c.state_dict.items[0].placements, (Placements{Placement::shard(0), Placement::shard(1)}));
+  EXPECT_EQ(c.state_dict.items[0].placements,
+            (Placements{Placement::shard(0), Placement::shard(1)}));
 }
 
 TEST(CaseFile, MalformedFilesNameTheFileAndTheField) {
@@ -155,8 +156,9 @@ TEST(CaseFile, MalformedFilesNameTheFileAndTheField) {
   expect_rejected(replaced("\"format\": 1", "\"format\": 2"), "format", "not supported");
   expect_rejected(replaced("\"law\": \"distribute_full_tensor\"", "\"law\": \"gravity\""), "law",
                   "unknown law");
-  expect_rejected(replaced("{\"name\": \"distribute_tensor\"}", "{\"name\": \"gather_state_dict\"}"),
-                  "operation.name", "does not belong");
+  expect_rejected(
+      replaced("{\"name\": \"distribute_tensor\"}", "{\"name\": \"gather_state_dict\"}"),
+      "operation.name", "does not belong");
   expect_rejected(replaced("{\"name\": \"distribute_tensor\"}",
                            "{\"name\": \"distribute_tensor\", \"pin_memory\": true}"),
                   "operation.pin_memory", "unknown field");
@@ -185,8 +187,9 @@ TEST(CaseFile, MalformedFilesNameTheFileAndTheField) {
                   "schedule_seeds", "only law schedule_independence");
   expect_rejected(replaced("\"faults\": []", "\"faults\": [], \"steps\": []"), "steps",
                   "only law pinned_lifetime");
-  expect_rejected(replaced("\"state_dict\": {\"kind\": \"dict\"", "\"state_dict\": {\"kind\": \"list\""),
-                  "state_dict.items", "expected a list");
+  expect_rejected(
+      replaced("\"state_dict\": {\"kind\": \"dict\"", "\"state_dict\": {\"kind\": \"list\""),
+      "state_dict.items", "expected a list");
   std::string scalar_root = kValid;
   scalar_root = scalar_root.substr(0, scalar_root.find("\"state_dict\"")) +
                 "\"state_dict\": {\"kind\": \"int\", \"value\": 3}}";
@@ -199,8 +202,8 @@ TEST(CaseFile, MalformedTensorsAndOptions) {
     "state_dict": {"kind": "dict", "items": {"s": {"kind": "sharded", "dtype": "int8",
       "shape": [4], "stream": 1, "shards": [SHARDS]},
       "b": {"kind": "bytes", "hex": "HEX"}, "io": {"kind": "stream", "hex": "0a0b", "position": POS}}}})";
-  const auto variant = [&](const std::string& ranks, const std::string& shards, const std::string& hex,
-                           const std::string& pos) {
+  const auto variant = [&](const std::string& ranks, const std::string& shards,
+                           const std::string& hex, const std::string& pos) {
     std::string t = sharded;
     t = std::regex_replace(t, std::regex("RANKS"), ranks);
     t = std::regex_replace(t, std::regex("SHARDS"), shards);
@@ -210,11 +213,15 @@ TEST(CaseFile, MalformedTensorsAndOptions) {
   const std::string good_shards =
       R"({"offsets": [0], "sizes": [3], "rank": 0}, {"offsets": [3], "sizes": [1], "rank": 1})";
   EXPECT_NO_THROW(parse_case(variant("1", good_shards, "00ff", "2"), "bad.json"));
-  expect_rejected(variant("2", good_shards, "00", "0"), "operation.ranks_only", "outside the world");
+  expect_rejected(variant("2", good_shards, "00", "0"), "operation.ranks_only",
+                  "outside the world");
   expect_rejected(variant("1, 1", good_shards, "00", "0"), "operation.ranks_only", "listed twice");
-  expect_rejected(variant("0", R"({"offsets": [0], "sizes": [3], "rank": 0}, {"offsets": [2], "sizes": [2], "rank": 1})",
-                          "00", "0"),
-                  "state_dict.s.shards", "overlaps");
+  expect_rejected(
+      variant(
+          "0",
+          R"({"offsets": [0], "sizes": [3], "rank": 0}, {"offsets": [2], "sizes": [2], "rank": 1})",
+          "00", "0"),
+      "state_dict.s.shards", "overlaps");
   expect_rejected(variant("0", R"({"offsets": [0], "sizes": [3], "rank": 0})", "00", "0"),
                   "state_dict.s.shards", "tile it exactly");
   expect_rejected(variant("0", R"({"offsets": [0], "sizes": [4], "rank": 5})", "00", "0"),
@@ -223,7 +230,8 @@ TEST(CaseFile, MalformedTensorsAndOptions) {
                   "state_dict.s.shards.0.rank", "missing field");
   expect_rejected(variant("0", good_shards, "0g", "0"), "state_dict.b.hex", "hex digit");
   expect_rejected(variant("0", good_shards, "0", "0"), "state_dict.b.hex", "odd number");
-  expect_rejected(variant("0", good_shards, "00", "3"), "state_dict.io.position", "outside the stream");
+  expect_rejected(variant("0", good_shards, "00", "3"), "state_dict.io.position",
+                  "outside the stream");
 }
 
 TEST(CaseFile, LifetimeStepsMustNameLiveDictsAndViews) {
@@ -239,8 +247,8 @@ TEST(CaseFile, LifetimeStepsMustNameLiveDictsAndViews) {
       {"op": "delete", "dict": 0, "path": "a"}, {"op": "drop", "dict": 0}, {"op": "drop_view", "view": 0})"),
                              "ok.json"));
   expect_rejected(with(R"({"op": "copy", "dict": 0})"), "steps.0.dict", "does not exist");
-  expect_rejected(with(R"({"op": "create", "dict": 0}, {"op": "create", "dict": 0})"), "steps.1.dict",
-                  "already exists");
+  expect_rejected(with(R"({"op": "create", "dict": 0}, {"op": "create", "dict": 0})"),
+                  "steps.1.dict", "already exists");
   expect_rejected(with(R"({"op": "create", "dict": 0}, {"op": "view", "dict": 0, "path": "b"})"),
                   "steps.1.path", "not a tensor");
   expect_rejected(with(R"({"op": "create", "dict": 0}, {"op": "delete", "dict": 0, "path": "a"},
@@ -248,7 +256,8 @@ TEST(CaseFile, LifetimeStepsMustNameLiveDictsAndViews) {
                   "steps.2.path", "was deleted");
   expect_rejected(with(R"({"op": "drop_view", "view": 0})"), "steps.0.view", "does not exist");
   expect_rejected(with(R"({"op": "explode", "dict": 0})"), "steps.0.op", "unknown step");
-  expect_rejected(with(R"({"op": "create", "dict": 0, "path": "a"})"), "steps.0.path", "unknown field");
+  expect_rejected(with(R"({"op": "create", "dict": 0, "path": "a"})"), "steps.0.path",
+                  "unknown field");
 }
 
 TEST(CaseFile, UnreadableFilesAreInvalidArguments) {

@@ -21,7 +21,8 @@ TEST(Oracle, LayoutsFollowTorchChunk) {
   const Placements s0 = {Placement::shard(0)};
   // A 1x2 tensor over 4 ranks: one 1x2 shard, three empty ones at offset 1.
   EXPECT_EQ(oracle_layout({1, 2}, {4}, {0}, s0), (LocalLayout{{1, 2}, {0, 0}}));
-  for (int64_t c = 1; c < 4; ++c) EXPECT_EQ(oracle_layout({1, 2}, {4}, {c}, s0), (LocalLayout{{0, 2}, {1, 0}}));
+  for (int64_t c = 1; c < 4; ++c)
+    EXPECT_EQ(oracle_layout({1, 2}, {4}, {c}, s0), (LocalLayout{{0, 2}, {1, 0}}));
   // Size 8 on a 2x3 mesh with [S0, S0]: (0, 2) gets an empty shard at offset 8.
   const Placements s0s0 = {Placement::shard(0), Placement::shard(0)};
   EXPECT_EQ(oracle_layout({8}, {2, 3}, {0, 0}, s0s0), (LocalLayout{{2}, {0}}));

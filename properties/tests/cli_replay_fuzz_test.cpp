@@ -102,8 +102,8 @@ TEST(Replay, ADirectoryReplaysEveryCaseInNameOrder) {
 
 TEST(Replay, BadInputExitsTwoNamingTheFileAndField) {
   const std::string dir = temp_dir();
-  const std::string bad = write(dir, "bad.json", std::regex_replace(with_expect("passed"),
-                                                                     std::regex("\"S1\""), "\"S7\""));
+  const std::string bad = write(
+      dir, "bad.json", std::regex_replace(with_expect("passed"), std::regex("\"S1\""), "\"S7\""));
   Result r = run("replay " + bad);
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(bad + ": state_dict.w.placements"), std::string::npos) << r.err;
@@ -115,7 +115,10 @@ TEST(Replay, BadInputExitsTwoNamingTheFileAndField) {
   r = run("replay " + dir + "/missing.json");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(run("replay").status, 2);
-  EXPECT_EQ(run("replay " + write(dir, "ok.json", with_expect("passed")) + " --backend carrier-pigeon").status, 2);
+  EXPECT_EQ(
+      run("replay " + write(dir, "ok.json", with_expect("passed")) + " --backend carrier-pigeon")
+          .status,
+      2);
 }
 
 TEST(Replay, HelpExitsZero) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "shardsim/core/error.h"
 #include "shardsim/properties/case_json.h"
 #include "shardsim/properties/fuzz.h"
 #include "shardsim/properties/generators.h"
@@ -61,6 +62,29 @@ RC_GTEST_PROP(Generators, CasesAreValidAndRoundTrip, ()) {
   validate_case(c, "generated");
   RC_ASSERT(parse_case(case_to_json(c), "generated") == c);
   RC_ASSERT(parse_case(case_to_json(c, false), "generated") == c);
+}
+
+// A case file mangled at random (bytes replaced, inserted or cut) is either
+// still a valid case or rejected with InvalidArgument naming the file: never
+// another exception, never a crash.
+RC_GTEST_PROP(Generators, MangledCaseFilesAreRejectedCleanly, ()) {
+  const CaseFile c = *gen_case(*rc::gen::elementOf(law_names()), limits());
+  std::string text = case_to_json(c, *rc::gen::arbitrary<bool>());
+  const int edits = *rc::gen::inRange(1, 6);
+  for (int i = 0; i < edits && !text.empty(); ++i) {
+    const size_t at = *rc::gen::inRange<size_t>(0, text.size());
+    const char byte = *rc::gen::elementOf(std::string("{}[]:,\"0123456789-.eE ntfa\\\x01\xff"));
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0: text[at] = byte; break;
+      case 1: text.insert(at, 1, byte); break;
+      default: text.erase(at); break;
+    }
+  }
+  try {
+    validate_case(parse_case(text, "mangled.json"), "mangled.json");
+  } catch (const InvalidArgument& e) {
+    RC_ASSERT(std::string(e.what()).rfind("mangled.json: ", 0) == 0);
+  }
 }
 
 }  // namespace

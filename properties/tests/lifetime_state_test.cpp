@@ -37,7 +37,8 @@ struct Sut {
   void step(const LifetimeStep& s) {
     c.steps.push_back(s);
     const std::string problem = run->apply(s);
-    if (!problem.empty()) fail("steps." + std::to_string(c.steps.size() - 1) + " (" + step_str(s) + "): " + problem);
+    if (!problem.empty())
+      fail("steps." + std::to_string(c.steps.size() - 1) + " (" + step_str(s) + "): " + problem);
   }
   void fail(const std::string& problem) const {
     const std::string path =

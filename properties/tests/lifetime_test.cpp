@@ -51,9 +51,9 @@ std::vector<LifetimeStep> steps() {
     return s;
   };
   using Op = LifetimeStep::Op;
-  return {step(Op::kCreate, 0),       step(Op::kView, 0, "b.0"), step(Op::kCopy, 0),
-          step(Op::kDelete, 0, "a"),  step(Op::kCreate, 1),      step(Op::kDrop, 0),
-          step(Op::kDropView, 0, "", 0), step(Op::kView, 1, "a"), step(Op::kDrop, 1)};
+  return {step(Op::kCreate, 0),          step(Op::kView, 0, "b.0"), step(Op::kCopy, 0),
+          step(Op::kDelete, 0, "a"),     step(Op::kCreate, 1),      step(Op::kDrop, 0),
+          step(Op::kDropView, 0, "", 0), step(Op::kView, 1, "a"),   step(Op::kDrop, 1)};
 }
 
 // The first problem the run reports ("" when none).

@@ -49,7 +49,8 @@ void expect_caught_and_shrunk(const std::string& law) {
   const CaseFile c = load_case(path);
   std::cout << "shrunk case " << path << ":\n" << case_to_json(c);
   int64_t tensors = 0;
-  for_each_node(c.state_dict, [&](const std::string&, const CaseNode& n) { tensors += n.is_tensor_node(); });
+  for_each_node(c.state_dict,
+                [&](const std::string&, const CaseNode& n) { tensors += n.is_tensor_node(); });
   EXPECT_LE(c.world, 4);
   EXPECT_LE(total_numel(c.state_dict), 8);
   EXPECT_LE(tensors, 2);
@@ -57,7 +58,8 @@ void expect_caught_and_shrunk(const std::string& law) {
   // It fails with the planted arithmetic ...
   EXPECT_EQ(run_case_on_fibers(c).verdict, scenarios::RunResult::Verdict::kFail);
   // ... and passes on the production build.
-  const int status = std::system((std::string(SHARDSIM_CLI) + " replay " + path + " > /dev/null").c_str());
+  const int status =
+      std::system((std::string(SHARDSIM_CLI) + " replay " + path + " > /dev/null").c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the production build fails the shrunk case too: " << path;
 }
@@ -71,7 +73,9 @@ TEST(PlantedBug, DistributeFullTensorCatchesItAndShrinks) {
   expect_caught_and_shrunk("distribute_full_tensor");
 }
 
-TEST(PlantedBug, GatherStateDictCatchesItAndShrinks) { expect_caught_and_shrunk("gather_state_dict"); }
+TEST(PlantedBug, GatherStateDictCatchesItAndShrinks) {
+  expect_caught_and_shrunk("gather_state_dict");
+}
 
 }  // namespace
 }  // namespace shardsim::properties

@@ -40,11 +40,14 @@ struct ShardDesc {
 };
 
 struct CaseNode {
+  // Scalars (kNone..kStream), tensor nodes (kTensor..kSharded), containers.
+  // clang-format off
   enum class Kind {
-    kNone, kBool, kInt, kFloat, kStr, kBytes, kStream,  // scalars
-    kTensor, kDTensor, kSharded,                        // tensor nodes
-    kList, kTuple, kDict,                               // containers
+    kNone, kBool, kInt, kFloat, kStr, kBytes, kStream,
+    kTensor, kDTensor, kSharded,
+    kList, kTuple, kDict,
   };
+  // clang-format on
   Kind kind = Kind::kNone;
 
   // Scalars: kBool (flag), kInt (integer), kFloat (real), kStr/kBytes/kStream
@@ -130,7 +133,7 @@ struct CaseFile {
   uint64_t schedule_seed = 1;
   std::vector<uint64_t> schedule_seeds;  // schedule_independence: the seeds compared
   CaseOperation operation;
-  CaseNode state_dict;  // a kDict
+  CaseNode state_dict;              // a kDict
   std::vector<LifetimeStep> steps;  // pinned_lifetime only
   std::vector<std::string> faults;  // fault specs, passed to the backend as they are
   scenarios::Outcome expect = scenarios::Outcome::kPassed;

@@ -30,8 +30,8 @@ struct FuzzOptions {
   uint64_t seed = 1;                // case i is generated from (seed, i) alone
   std::string out_dir;              // where failing cases go ("" = default_case_dir())
   GenLimits limits = {256, 3, 4, 1024, 3, 5, 40};  // larger than the default run's
-  int64_t max_shrinks = 200;        // runs spent shrinking one failure
-  double progress_every_s = 1.0;    // progress lines on the progress stream
+  int64_t max_shrinks = 200;                       // runs spent shrinking one failure
+  double progress_every_s = 1.0;                   // progress lines on the progress stream
 };
 
 struct FuzzSummary {

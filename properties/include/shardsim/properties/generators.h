@@ -21,10 +21,10 @@ struct GenLimits {
   int64_t max_world = 64;     // ranks of the mesh
   int64_t max_mesh_dims = 3;  // 1..3
   int64_t max_tensor_dims = 4;
-  int64_t max_numel = 256;    // per tensor
-  int64_t max_depth = 2;      // container nesting below the top-level dict
-  int64_t max_items = 4;      // per container (and top-level entries)
-  int64_t max_steps = 24;     // pinned_lifetime steps
+  int64_t max_numel = 256;  // per tensor
+  int64_t max_depth = 2;    // container nesting below the top-level dict
+  int64_t max_items = 4;    // per container (and top-level entries)
+  int64_t max_steps = 24;   // pinned_lifetime steps
 };
 
 // float32, float64, bfloat16, float16, int8, int16, int32, int64, uint8,
@@ -47,11 +47,11 @@ rc::Gen<std::vector<ShardDesc>> gen_tiling(const Shape& shape, int64_t world);
 // What a tree may hold.
 struct TreeSpec {
   Shape mesh;
-  bool containers = true;        // lists, tuples and nested dicts
-  bool sharded = true;           // ShardedTensors
-  bool scalars = true;           // None, bool, int, float, str, bytes, stream
-  bool partial = true;           // Partial placements
-  bool absent_keys = false;      // top-level keys may end in "_absent" (slices law)
+  bool containers = true;    // lists, tuples and nested dicts
+  bool sharded = true;       // ShardedTensors
+  bool scalars = true;       // None, bool, int, float, str, bytes, stream
+  bool partial = true;       // Partial placements
+  bool absent_keys = false;  // top-level keys may end in "_absent" (slices law)
   bool plain_tensors = true;
   bool dtensors = true;
 };
