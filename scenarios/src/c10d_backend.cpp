@@ -98,10 +98,15 @@ WorldOutcome C10dBackend::gather(const RankNote& mine, int64_t spec_index) {
   std::vector<std::optional<RankNote>> notes(n);
   notes[0] = mine;
   const auto start = Clock::now();
-  // A rank stuck in a collective fails after the timeout and its census;
-  // once a failure is known, the others follow within a census.
+  // A rank stuck in a collective fails after the timeout and its census.
+  // Once a failure is known, the others follow within a census; a failure
+  // that took a census itself (a CommError) has waited for them already.
   auto deadline = start + timeouts_.timeout + timeouts_.after_failure();
-  if (!mine.run.ok) deadline = std::min(deadline, start + timeouts_.after_failure());
+  const auto failure_seen = [&](const RankNote& note) {
+    const auto grace = note.comm ? std::chrono::milliseconds(1000) : timeouts_.after_failure();
+    deadline = std::min(deadline, Clock::now() + grace);
+  };
+  if (!mine.run.ok) failure_seen(mine);
   size_t have = 1;
   auto pause = std::chrono::milliseconds(1);
   while (have < n) {
@@ -112,8 +117,7 @@ WorldOutcome C10dBackend::gather(const RankNote& mine, int64_t spec_index) {
       if (!text) continue;
       notes[r] = decode_note(*text);
       ++have;
-      if (!notes[r]->run.ok)
-        deadline = std::min(deadline, Clock::now() + timeouts_.after_failure());
+      if (!notes[r]->run.ok) failure_seen(*notes[r]);
       pause = std::chrono::milliseconds(1);
     }
     if (have == n || Clock::now() >= deadline) break;
