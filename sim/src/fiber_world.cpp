@@ -1,6 +1,11 @@
 #include "shardsim/sim/fiber_world.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <exception>
+#include <fstream>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -76,6 +81,44 @@ std::ostream& operator<<(std::ostream& os, const WorldResult& result) {
   return os;
 }
 
+namespace {
+
+// Memory the machine can still give this process, in bytes: MemAvailable
+// (else free physical memory), capped by the address-space limit (ulimit -v)
+// when one is set; 0 when unknown. Read once per world; it only decides
+// whether a world is refused, never what a world computes.
+uint64_t available_memory_bytes() {
+  uint64_t avail = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    uint64_t kib = 0;
+    if (key == "MemAvailable:" && meminfo >> kib) {
+      avail = kib * 1024;
+      break;
+    }
+    meminfo.ignore(256, '\n');
+  }
+  if (avail == 0) {
+    const long pages = ::sysconf(_SC_AVPHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) avail = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  }
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    const uint64_t as = static_cast<uint64_t>(limit.rlim_cur);
+    if (avail == 0 || as < avail) avail = as;
+  }
+  return avail;
+}
+
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
+  return text;
+}
+
+}  // namespace
+
 FiberWorld::FiberWorld(WorldOptions options) : options_(options) {
   SHARDSIM_CHECK_ARG(options_.world_size >= 1, "FiberWorld: world_size ", options_.world_size,
                      " (must be at least 1)");
@@ -91,6 +134,15 @@ FiberWorld::FiberWorld(WorldOptions options) : options_(options) {
       "FiberWorld: protected stacks for ", options_.world_size,
       " ranks would exhaust the kernel's mappings (at most ", kMaxProtectedRanks,
       "); use fixed stacks");
+  // A world whose stacks alone exceed the machine's memory would fail
+  // halfway through its allocations or be killed: refuse it up front.
+  const uint64_t stacks =
+      static_cast<uint64_t>(options_.world_size) * static_cast<uint64_t>(options_.stack_bytes);
+  const uint64_t avail = available_memory_bytes();
+  SHARDSIM_CHECK_ARG(avail == 0 || stacks <= avail, "a fiber world of ", options_.world_size,
+                     " ranks needs ", gib(stacks), " for its fiber stacks alone (",
+                     options_.stack_bytes / 1024, " KiB each), more than the ", gib(avail),
+                     " of memory this machine has available; use a smaller world");
 }
 
 WorldResult FiberWorld::run(const std::function<void(RankEnv&)>& body) const {

@@ -23,11 +23,13 @@ int fuzz_command(int argc, char** argv) {
       "Exit status: 0 nothing failed, 1 a law failed, 2 bad usage.",
       "shardsim fuzz");
   std::string glob = "*";
-  app.add_option("--property", glob, "laws whose names match GLOB (default *): layout_tiles, "
-                                      "distribute_full_tensor, gather_state_dict, cpu_state_dict, "
-                                      "slices_and_flatten, pinned_lifetime, schedule_independence");
+  app.add_option("--property", glob,
+                 "laws whose names match GLOB (default *): layout_tiles, "
+                 "distribute_full_tensor, gather_state_dict, cpu_state_dict, "
+                 "slices_and_flatten, pinned_lifetime, schedule_independence");
   double seconds = 0;
-  auto* time_opt = app.add_option("--time", seconds, "stop after SECONDS")->check(CLI::PositiveNumber);
+  auto* time_opt =
+      app.add_option("--time", seconds, "stop after SECONDS")->check(CLI::PositiveNumber);
   int64_t cases = 0;
   auto* cases_opt =
       app.add_option("--cases", cases, "stop after N cases (default 100 without --time)")
@@ -36,8 +38,9 @@ int fuzz_command(int argc, char** argv) {
   uint64_t seed = 1;
   app.add_option("--seed", seed, "fuzz seed S (default 1)");
   std::string out;
-  app.add_option("--out", out, "directory for failing cases (default $SHARDSIM_CASE_DIR, else the "
-                               "build's cases/failures)");
+  app.add_option("--out", out,
+                 "directory for failing cases (default $SHARDSIM_CASE_DIR, else the "
+                 "build's cases/failures)");
   int64_t max_world = 256;
   app.add_option("--max-world", max_world, "largest world generated (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));

@@ -120,8 +120,10 @@ int replay_on_real_backend(const std::vector<LoadedCase>& cases, const std::stri
     by_path[lc.path] = &lc.scenario;
     specs.push_back(spec);
   }
-  const scenarios::ScenarioLookup lookup = [by_path](const scenarios::RunSpec& spec)
-      -> const scenarios::Scenario& { return *by_path.at(spec.scenario); };
+  const scenarios::ScenarioLookup lookup =
+      [by_path](const scenarios::RunSpec& spec) -> const scenarios::Scenario& {
+    return *by_path.at(spec.scenario);
+  };
 
   if (!worker_specs.empty()) {
     int status = 1;
@@ -216,8 +218,9 @@ int replay_command(int argc, char** argv) {
     return replay_on_real_backend(cases, backend, timeout, launch, worker_specs, worker_report_fd,
                                   argc, argv);
   }
-  SHARDSIM_CHECK_ARG(scenarios::have_fiber_backend(),
-                     "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
+  SHARDSIM_CHECK_ARG(
+      scenarios::have_fiber_backend(),
+      "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
   const std::unique_ptr<scenarios::Backend> fibers = scenarios::make_fiber_backend();
   std::vector<scenarios::RunResult> results;
   for (const LoadedCase& lc : cases) {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -99,6 +100,19 @@ int close_run(const std::vector<scenarios::RunResult>& results, const std::strin
   leave(status);
 }
 
+// Runs one spec; bad input found only when it starts (a world too large for
+// this machine, say) names where the spec came from (file:line).
+scenarios::RunResult run_one(const scenarios::Scenario& s, const scenarios::RunSpec& spec,
+                             scenarios::Backend& backend) {
+  try {
+    return scenarios::run_spec(s, spec, backend);
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    if (spec.origin.empty() || what.rfind(spec.origin, 0) == 0) throw;
+    throw InvalidArgument(spec.origin + ": " + what);
+  }
+}
+
 }  // namespace
 
 int run_command(int argc, char** argv) {
@@ -110,19 +124,24 @@ int run_command(int argc, char** argv) {
   std::vector<std::string> suites;
   app.add_option("suites", suites, "suite files (TOML); without any, the command line alone says what to run");
   std::string scenario;
-  app.add_option("--scenario", scenario, "scenario name or glob (filters suite entries)");
+  auto* scenario_opt =
+      app.add_option("--scenario", scenario, "scenario name or glob (filters suite entries)");
   std::string backend;
-  app.add_option("--backend", backend, "fiber (default), gloo or nccl");
+  auto* backend_opt = app.add_option("--backend", backend, "fiber (default), gloo or nccl");
   std::string worlds;
-  app.add_option("--world", worlds, "world size(s), N[,N...] (default: each scenario's default)");
+  auto* world_opt =
+      app.add_option("--world", worlds, "world size(s), N[,N...] (default: each scenario's default)");
   std::string mesh;
-  app.add_option("--mesh", mesh, "mesh shape, e.g. 8 or 2x4 (default: each scenario's default)");
+  auto* mesh_opt =
+      app.add_option("--mesh", mesh, "mesh shape, e.g. 8 or 2x4 (default: each scenario's default)");
   uint64_t seed = 1;
-  auto* seed_opt = app.add_option("--seed", seed, "data seed S (default 1); also the schedule seed unless --schedule-seed");
+  auto* seed_opt = app.add_option("--seed", seed, "data seed S (default 1); also the schedule seed unless --schedule-seed")
+                       ->check(CLI::NonNegativeNumber);
   int64_t seeds = 0;
   app.add_option("--seeds", seeds, "run seeds S, S+1, ..., S+K-1")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   uint64_t schedule_seed = 0;
-  auto* sched_opt = app.add_option("--schedule-seed", schedule_seed, "schedule seed T (fiber backend)");
+  auto* sched_opt = app.add_option("--schedule-seed", schedule_seed, "schedule seed T (fiber backend)")
+                        ->check(CLI::NonNegativeNumber);
   std::string junit;
   app.add_option("--junit", junit, "write a JUnit XML report to FILE");
   double timeout = 0;
@@ -152,19 +171,23 @@ int run_command(int argc, char** argv) {
   Watchdog watchdog(fault_options.time_limit_s, app.get_name());
 
   scenarios::RunOverrides o;
-  if (!scenario.empty()) o.scenario_glob = scenario;
-  if (!backend.empty()) {
+  if (scenario_opt->count() > 0) o.scenario_glob = scenario;
+  if (backend_opt->count() > 0) {
     if (backend != "fiber" && backend != "gloo" && backend != "nccl") {
       return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
     }
     o.backend = backend;
   }
-  if (!worlds.empty()) o.worlds = parse_worlds(worlds);
-  if (!mesh.empty()) o.mesh = parse_mesh_shape(mesh, "--mesh");
+  if (world_opt->count() > 0) o.worlds = parse_worlds(worlds);
+  if (mesh_opt->count() > 0) o.mesh = parse_mesh_shape(mesh, "--mesh");
   if (seed_opt->count() > 0) o.seed = seed;
   o.seed_count = seeds;
   if (sched_opt->count() > 0) o.schedule_seed = schedule_seed;
-  if (timeout_opt->count() > 0) o.timeout_s = timeout;
+  if (timeout_opt->count() > 0) {
+    // CLI::Range lets NaN through (every comparison with it is false).
+    if (!std::isfinite(timeout)) return usage_error(app.get_name(), "--timeout: expected a number of seconds");
+    o.timeout_s = timeout;
+  }
   apply_fault_options(fault_options, o);
 
   const auto& registry = scenarios::builtin_scenarios();
@@ -214,7 +237,7 @@ int run_command(int argc, char** argv) {
   for (const auto& spec : specs) {
     const scenarios::Scenario* s = registry.find(spec.scenario);
     watchdog.set_activity(activity_of(spec));
-    scenarios::RunResult r = scenarios::run_spec(*s, spec, *backends[spec.backend]);
+    scenarios::RunResult r = run_one(*s, spec, *backends[spec.backend]);
     std::cout << scenarios::format_result(r) << std::flush;
     results.push_back(std::move(r));
   }
