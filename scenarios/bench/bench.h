@@ -57,4 +57,20 @@ struct CurveBenchOptions {
 // rank (flat when the cost is O(world)), scheduler events per collective.
 int run_curve_bench(const CurveBenchOptions& options, std::ostream& out);
 
+struct SuiteBenchOptions {
+  std::string suite;                // suite file (the seed suite by default)
+  std::vector<int64_t> worlds{4, 8};
+  uint64_t seed = 1;
+  int64_t seeds = 10;               // seeds seed..seed+seeds-1
+  int64_t repeat = 3;               // runs of each backend; the best wall time is reported
+  int64_t startup_repeat = 5;       // start-up measurements; the best is reported
+};
+// The suite at each world over the seeds, as one `shardsim run` process on
+// fibers and one on Gloo (its workers started once), timed side by side: the
+// ratio of whole wall times, and of the times after start-up (the start-up of
+// fresh processes of this executable, measured in the same run, subtracted),
+// and of the sums of the runs' own times (the scenario bodies alone).
+// Returns 1 when either run did not pass.
+int run_suite_bench(const SuiteBenchOptions& options, std::ostream& out);
+
 }  // namespace shardsim::bench

@@ -62,6 +62,58 @@ int run_scale_child(const ScaleBenchOptions& o, int64_t world, std::ostream& out
 
 }  // namespace
 
+namespace {
+
+// One FSDP gather of `tensors` tensors of rows x kCols float32 to rank 0 on
+// `world` fibers; rank 0 checks what it received.
+sim::WorldResult gather_world(const ScaleBenchOptions& o, int64_t world, int64_t rows,
+                              double* gather_seconds, bool* correct_out) {
+  double& gather_s = *gather_seconds;
+  bool& correct = *correct_out;
+  sim::WorldOptions wo;
+  wo.world_size = world;
+  wo.device_kind = o.simulated_devices ? sim::DeviceKind::kSimulated : sim::DeviceKind::kCpu;
+  wo.stack_bytes = 64 * 1024;
+  return sim::run_world(wo, [&](sim::RankEnv& env) {
+    const DeviceMesh mesh(env.device().type(), Shape{world});
+    Mapping sd;
+    for (int64_t k = 0; k < o.tensors; ++k) {
+      const LocalLayout layout = compute_local_shape_and_global_offset({rows, kCols}, {world}, {env.rank()},
+                                                                       {Placement::shard(0)});
+      at::Tensor local = at::full(layout.shape, static_cast<float>(env.rank() % 251 + 1),
+                                  at::TensorOptions().dtype(at::kFloat).device(env.device()));
+      sd.set("layers." + std::to_string(k) + ".weight",
+             from_local(local, mesh, {Placement::shard(0)}, Shape{rows, kCols}, Shape{kCols, 1}));
+    }
+    env.comm().barrier();
+    const auto g0 = Clock::now();
+    GatherOptions save;
+    save.cpu_offload = true;
+    save.ranks_only = {0};
+    Value full = gather_state_dict(sd, env.comm(), c10::nullopt, save);
+    if (env.rank() == 0) {
+      // Rows that came from rank r hold r % 251 + 1: check one tensor fully.
+      const at::Tensor t = full.mapping().value(0).tensor();
+      int64_t offset = 0;
+      for (int64_t r = 0; r < world; ++r) {
+        const int64_t n = chunk_range(rows, world, r).size;
+        if (n > 0 && !t.narrow(0, offset, n).eq(static_cast<double>(r % 251 + 1)).all().item<bool>()) {
+          correct = false;
+        }
+        offset += n;
+      }
+      correct = correct && full.mapping().size() == static_cast<size_t>(o.tensors) && t.device().is_cpu();
+    } else {
+      correct = correct && full.is_mapping() && full.mapping().empty();
+    }
+    full = Value();
+    env.comm().barrier();
+    if (env.rank() == 0) gather_s = seconds_since(g0);
+  });
+}
+
+}  // namespace
+
 int run_scale_bench(const ScaleBenchOptions& o, std::ostream& out) {
   int status = 0;
   const int64_t rows = std::max<int64_t>(1, o.bytes / o.tensors / (kCols * 4));
@@ -74,51 +126,17 @@ int run_scale_bench(const ScaleBenchOptions& o, std::ostream& out) {
       status |= run_scale_child(o, world, out);
       continue;
     }
-    sim::WorldOptions wo;
-    wo.world_size = world;
-    wo.device_kind = o.simulated_devices ? sim::DeviceKind::kSimulated : sim::DeviceKind::kCpu;
-    wo.stack_bytes = 64 * 1024;
+    // Warm up first (a tiny world with the same code paths), so that the
+    // baseline includes libtorch's code pages and lazily built tables.
+    double warm_s = 0;
+    bool warm_ok = true;
+    gather_world(o, 2, 2, &warm_s, &warm_ok);
     const int64_t baseline = rss_bytes();
     const bool reset = reset_peak_rss();
     double gather_s = 0;
     bool correct = true;
     const auto t0 = Clock::now();
-    const sim::WorldResult result = sim::run_world(wo, [&](sim::RankEnv& env) {
-      const DeviceMesh mesh(env.device().type(), Shape{world});
-      Mapping sd;
-      for (int64_t k = 0; k < o.tensors; ++k) {
-        const LocalLayout layout = compute_local_shape_and_global_offset({rows, kCols}, {world}, {env.rank()},
-                                                                         {Placement::shard(0)});
-        at::Tensor local = at::full(layout.shape, static_cast<float>(env.rank() % 251 + 1),
-                                    at::TensorOptions().dtype(at::kFloat).device(env.device()));
-        sd.set("layers." + std::to_string(k) + ".weight",
-               from_local(local, mesh, {Placement::shard(0)}, Shape{rows, kCols}, Shape{kCols, 1}));
-      }
-      env.comm().barrier();
-      const auto g0 = Clock::now();
-      GatherOptions save;
-      save.cpu_offload = true;
-      save.ranks_only = {0};
-      Value full = gather_state_dict(sd, env.comm(), c10::nullopt, save);
-      if (env.rank() == 0) {
-        // Rows that came from rank r hold r % 251 + 1: check one tensor fully.
-        const at::Tensor t = full.mapping().value(0).tensor();
-        int64_t offset = 0;
-        for (int64_t r = 0; r < world; ++r) {
-          const int64_t n = chunk_range(rows, world, r).size;
-          if (n > 0 && !t.narrow(0, offset, n).eq(static_cast<double>(r % 251 + 1)).all().item<bool>()) {
-            correct = false;
-          }
-          offset += n;
-        }
-        correct = correct && full.mapping().size() == static_cast<size_t>(o.tensors) && t.device().is_cpu();
-      } else {
-        correct = correct && full.is_mapping() && full.mapping().empty();
-      }
-      full = Value();
-      env.comm().barrier();
-      if (env.rank() == 0) gather_s = seconds_since(g0);
-    });
+    const sim::WorldResult result = gather_world(o, world, rows, &gather_s, &correct);
     const double total_s = seconds_since(t0);
     const int64_t peak = peak_rss_bytes() - baseline;
     if (!result.ok()) {

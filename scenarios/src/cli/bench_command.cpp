@@ -10,6 +10,11 @@
 #if SHARDSIM_HAVE_BENCH
 #include "bench.h"
 #endif
+#if SHARDSIM_HAVE_FUZZ
+#include <sstream>
+
+#include "shardsim/properties/fuzz.h"
+#endif
 
 namespace shardsim::cli {
 
@@ -26,6 +31,28 @@ std::vector<int64_t> parse_worlds(const std::string& text) {
   return worlds;
 }
 
+#if SHARDSIM_HAVE_FUZZ
+// Cases per second of one law on small cases (worlds up to 8, tensors of up
+// to 64 elements): what a property run costs per case.
+int run_property_bench(const std::string& law, double seconds, std::ostream& out) {
+  properties::FuzzOptions o;
+  o.property_glob = law;
+  o.time_s = seconds;
+  o.seed = 1;
+  o.limits = {8, 2, 3, 64, 2, 4, 16};
+  o.progress_every_s = 1e9;
+  std::ostringstream progress, failures;
+  const properties::FuzzSummary s = properties::run_fuzz(o, progress, failures);
+  const int64_t n = s.passed + s.failed;
+  out << "properties law=" << law << " max_world=" << o.limits.max_world
+      << " max_numel=" << o.limits.max_numel << " cases=" << n << " seconds=" << s.seconds
+      << " cases_per_s=" << (s.seconds > 0 ? double(n) / s.seconds : 0.0)
+      << " failed=" << s.failed << std::endl;
+  if (s.failed > 0) out << failures.str();
+  return s.failed > 0 ? 1 : 0;
+}
+#endif
+
 }  // namespace
 #endif
 
@@ -34,7 +61,9 @@ int bench_command(int argc, char** argv) {
       "Benchmarks of the fiber world; each prints key=value figures.\n"
       "  gather: gather_state_dict vs memcpy in the same run (throughput)\n"
       "  scale:  an FSDP state dict gathered to rank 0 in one process, with peak memory, per world\n"
-      "  curve:  the cost of one collective as the world grows",
+      "  curve:  the cost of one collective as the world grows\n"
+      "  suite:  a suite on fibers vs on Gloo processes, same worlds and seeds (whole and after start-up)\n"
+      "  properties: cases per second of a property law on small cases",
       "shardsim bench");
   app.require_subcommand(1);
   auto* gather = app.add_subcommand("gather", "gather_state_dict throughput vs memcpy");
@@ -69,7 +98,34 @@ int bench_command(int argc, char** argv) {
   curve->add_option("--collectives", collectives, "collectives of each kind per world (default 20)")
       ->check(CLI::Range(1, 100000));
 
+  auto* suite = app.add_subcommand("suite", "a suite on fibers vs on Gloo processes, side by side");
+  std::string suite_file = SHARDSIM_SEED_SUITE;
+  std::string suite_worlds = "4,8";
+  int64_t suite_seeds = 10;
+  uint64_t suite_seed = 1;
+  suite->add_option("--suite", suite_file, "suite file (default: the seed suite of this source tree)");
+  suite->add_option("--worlds", suite_worlds, "world sizes (default 4,8)");
+  suite->add_option("--seed", suite_seed, "first seed (default 1)");
+  suite->add_option("--seeds", suite_seeds, "seeds per world (default 10)")->check(CLI::Range(1, 100000));
+  int64_t suite_repeat = 3;
+  suite->add_option("--repeat", suite_repeat, "runs per backend and world; the best is reported (default 3)")
+      ->check(CLI::Range(1, 100));
+
+  auto* props = app.add_subcommand("properties", "cases per second of a property law on small cases");
+  std::string law = "gather_state_dict";
+  double prop_seconds = 10;
+  props->add_option("--property", law, "law name (default gather_state_dict)");
+  props->add_option("--time", prop_seconds, "seconds to run (default 10)")->check(CLI::Range(0.1, 86400.0));
+
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (props->parsed()) {
+#if SHARDSIM_HAVE_FUZZ
+    properties::select_laws(law);
+    return run_property_bench(law, prop_seconds, std::cout);
+#else
+    return usage_error(app.get_name(), "this build has no property generators (SHARDSIM_WITH_PROPERTIES=OFF)");
+#endif
+  }
 #if SHARDSIM_HAVE_BENCH
   if (gather->parsed()) {
     bench::GatherBenchOptions o;
@@ -79,6 +135,15 @@ int bench_command(int argc, char** argv) {
     o.repeat = repeat;
     o.simulated_devices = !cpu;
     return bench::run_gather_bench(o, std::cout);
+  }
+  if (suite->parsed()) {
+    bench::SuiteBenchOptions o;
+    o.suite = suite_file;
+    o.worlds = parse_worlds(suite_worlds);
+    o.seed = suite_seed;
+    o.seeds = suite_seeds;
+    o.repeat = suite_repeat;
+    return bench::run_suite_bench(o, std::cout);
   }
   if (scale->parsed()) {
     bench::ScaleBenchOptions o;
