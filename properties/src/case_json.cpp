@@ -18,6 +18,7 @@
 #include "shardsim/core/digest.h"
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
+#include "shardsim/core/text.h"
 
 #ifndef SHARDSIM_DEFAULT_CASE_DIR
 #define SHARDSIM_DEFAULT_CASE_DIR "cases/failures"
@@ -534,27 +535,6 @@ void emit(const Json& j, int indent, std::ostringstream& os) {
     os << (i + 1 < j.size() ? ",\n" : "\n");
   }
   os << std::string(static_cast<size_t>(indent), ' ') << "}";
-}
-
-}  // namespace
-
-namespace {
-
-// `text` with control characters written as \xNN: messages quote keys from
-// the file (JSON keys may hold "\n"), and must stay on one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (byte < 0x20 || byte == 0x7F) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\x%02X", byte);
-      out += escape;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
 }
 
 CaseFile parse_case_text(const std::string& text, const std::string& source) {

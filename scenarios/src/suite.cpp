@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "shardsim/core/error.h"
+#include "shardsim/core/text.h"
 
 namespace shardsim::scenarios {
 
@@ -20,23 +21,6 @@ std::string at(const std::string& path, const toml::node& node) {
   std::ostringstream os;
   os << path << ":" << node.source().begin.line;
   return os.str();
-}
-
-// `text` with control characters written as \xNN: messages echo keys,
-// values and parser excerpts from the file, and must stay on one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (byte < 0x20 || byte == 0x7F) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\x%02X", byte);
-      out += escape;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
 }
 
 [[noreturn]] void bad(const std::string& where, const std::string& field, const std::string& what) {

@@ -1,0 +1,13 @@
+// Small text helpers for messages.
+#pragma once
+
+#include <string>
+
+namespace shardsim {
+
+// `text` with control characters (bytes below 0x20, and 0x7F) written as
+// \xNN: messages that quote keys, values or excerpts from an input file stay
+// on one line whatever the file holds.
+std::string one_line(const std::string& text);
+
+}  // namespace shardsim
