@@ -14,6 +14,9 @@ int64_t parse_bytes(const std::string& text, const std::string& what);
 // "256.0 MiB"
 std::string bytes_str(double bytes);
 
+// This executable's path (/proc/self/exe), for child processes.
+std::string self_exe();
+
 // Resident memory of this process (VmRSS, VmHWM in /proc/self/status), bytes.
 int64_t rss_bytes();
 int64_t peak_rss_bytes();

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -26,6 +28,13 @@ int64_t parse_bytes(const std::string& text, const std::string& what) {
   SHARDSIM_CHECK_ARG(mult > 0, what, " '", text, "': unknown unit '", unit, "' (B, KiB, MiB, GiB, KB, MB, GB)");
   SHARDSIM_CHECK_ARG(n <= (int64_t{1} << 40) / mult, what, " '", text, "' is too large");
   return n * mult;
+}
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  SHARDSIM_CHECK(n > 0, "cannot find this executable (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 std::string bytes_str(double bytes) {

@@ -32,15 +32,6 @@ constexpr int64_t kCols = 256;  // float32 columns: 1 KiB per row
 
 namespace {
 
-// This executable's path, for child processes.
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "shardsim";
-  buf[n] = '\0';
-  return buf;
-}
-
 // Runs one world in a child process and copies its figure lines to `out`.
 int run_scale_child(const ScaleBenchOptions& o, int64_t world, std::ostream& out) {
   std::ostringstream cmd;

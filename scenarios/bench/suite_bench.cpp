@@ -24,14 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  SHARDSIM_CHECK(n > 0, "bench suite: cannot find this executable (/proc/self/exe)");
-  buf[n] = '\0';
-  return buf;
-}
-
 struct Child {
   pid_t pid = -1;
   int out = -1;  // read end of the child's stdout+stderr

@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "launch_options.h"
 #include "shardsim/core/error.h"
 #include "shardsim/properties/case_json.h"
 #include "shardsim/properties/case_run.h"
@@ -66,40 +67,12 @@ int close_replay(const std::vector<scenarios::RunResult>& results) {
   return 0;
 }
 
-std::string self_executable() {
-  char buffer[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  SHARDSIM_CHECK(n > 0, "cannot find the shardsim executable (/proc/self/exe)");
-  return std::string(buffer, static_cast<size_t>(n));
-}
-
-std::vector<size_t> parse_indices(const std::string& text) {
-  std::vector<size_t> out;
-  std::istringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    SHARDSIM_CHECK_ARG(!item.empty() && item.size() < 10 &&
-                           item.find_first_not_of("0123456789") == std::string::npos,
-                       "--worker-specs '", text, "': expected spec indices I[,I...]");
-    out.push_back(static_cast<size_t>(std::stoull(item)));
-  }
-  return out;
-}
-
-// A rank of a real world leaves with _exit (as `shardsim run` does): a broken
-// Gloo group's destructor can block, and Gloo's threads outlive the world.
-[[noreturn]] void leave(int status) {
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-  std::_Exit(status);
-}
 
 // Real backends: a launched worker, a rank of a torchrun/srun job, or the
 // local launcher, each resolving specs to the cases' scenarios by path.
 // Schedule independence needs the fiber scheduler: those cases are SKIP.
 int replay_on_real_backend(const std::vector<LoadedCase>& cases, const std::string& backend,
-                           double timeout_s, scenarios::LauncherOptions launch,
-                           const std::string& worker_specs, int worker_report_fd, int argc,
+                           double timeout_s, const LaunchOptions& launch, int argc,
                            char** argv) {
   std::vector<scenarios::RunSpec> specs;
   std::map<std::string, const scenarios::Scenario*> by_path;
@@ -125,11 +98,11 @@ int replay_on_real_backend(const std::vector<LoadedCase>& cases, const std::stri
     return *by_path.at(spec.scenario);
   };
 
-  if (!worker_specs.empty()) {
+  if (!launch.worker_specs.empty()) {
     int status = 1;
     try {
-      status = scenarios::run_as_launched_worker(specs, parse_indices(worker_specs),
-                                                 worker_report_fd, lookup);
+      status = scenarios::run_as_launched_worker(specs, worker_spec_indices(launch),
+                                                 launch.worker_report_fd, lookup);
     } catch (const std::exception& e) {
       std::cerr << "shardsim worker: error: " << e.what() << std::endl;
     }
@@ -157,12 +130,10 @@ int replay_on_real_backend(const std::vector<LoadedCase>& cases, const std::stri
     }
     leave(status);
   }
-  launch.executable = self_executable();
-  launch.args.assign(argv, argv + argc);
-  launch.args[0] = "replay";
-  launch.lookup = lookup;
+  scenarios::LauncherOptions launcher = launcher_for(launch, "replay", argc, argv);
+  launcher.lookup = lookup;
   results = specs.empty() ? std::vector<scenarios::RunResult>{}
-                          : scenarios::run_with_launcher(specs, launch, print);
+                          : scenarios::run_with_launcher(specs, launcher, print);
   for (const auto& r : skipped) print(r);
   results.insert(results.end(), skipped.begin(), skipped.end());
   return close_replay(results);
@@ -186,20 +157,8 @@ int replay_command(int argc, char** argv) {
                  "gloo/nccl: seconds any wait may take (default 120): a dead or stuck rank ends "
                  "the replay within about this long")
       ->check(CLI::Range(0.001, 86400.0));
-  scenarios::LauncherOptions launch;
-  app.add_option("--master-addr", launch.master_addr,
-                 "gloo/nccl launcher: the address rank 0 serves the store on (default 127.0.0.1)");
-  app.add_option("--master-port", launch.master_port,
-                 "gloo/nccl launcher: the store's port (default: a free port for each world)")
-      ->check(CLI::Range(1, 65535));
-  app.add_option("--max-procs", launch.max_procs,
-                 "gloo/nccl launcher: worlds above this many processes are skipped (default 16)")
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  // Hidden: how the launcher tells a worker what to run (see real_backends.h).
-  std::string worker_specs;
-  app.add_option("--worker-specs", worker_specs)->group("");
-  int worker_report_fd = -1;
-  app.add_option("--worker-report-fd", worker_report_fd)->group("");
+  LaunchOptions launch;
+  add_launch_options(app, launch);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (backend != "fiber" && !scenarios::is_real_backend(backend)) {
     return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
@@ -215,8 +174,7 @@ int replay_command(int argc, char** argv) {
     }
   }
   if (scenarios::is_real_backend(backend)) {
-    return replay_on_real_backend(cases, backend, timeout, launch, worker_specs, worker_report_fd,
-                                  argc, argv);
+    return replay_on_real_backend(cases, backend, timeout, launch, argc, argv);
   }
   SHARDSIM_CHECK_ARG(
       scenarios::have_fiber_backend(),

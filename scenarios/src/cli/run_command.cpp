@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fault_options.h"
+#include "launch_options.h"
 #include "watchdog.h"
 #include "shardsim/core/shape.h"
 #include "shardsim/scenarios/real_backends.h"
@@ -44,25 +45,6 @@ std::unique_ptr<scenarios::Backend> make_backend(const std::string& name) {
   throw InvalidArgument("backend '" + name + "' is not available in this build (available: fiber)");
 }
 
-std::string self_executable() {
-  char buffer[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  SHARDSIM_CHECK(n > 0, "cannot find the shardsim executable (/proc/self/exe)");
-  return std::string(buffer, static_cast<size_t>(n));
-}
-
-std::vector<size_t> parse_indices(const std::string& text) {
-  std::vector<size_t> out;
-  std::istringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    SHARDSIM_CHECK_ARG(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
-                       "--worker-specs '", text, "': expected spec indices I[,I...]");
-    out.push_back(static_cast<size_t>(std::stoull(item)));
-  }
-  return out;
-}
-
 // Prints the closing line, writes the JUnit report; the exit status.
 int close_run(const std::vector<scenarios::RunResult>& results, const std::string& junit) {
   if (!junit.empty()) scenarios::write_junit(junit, results);
@@ -71,15 +53,6 @@ int close_run(const std::vector<scenarios::RunResult>& results, const std::strin
     if (r.verdict == scenarios::RunResult::Verdict::kFail) return 1;
   }
   return 0;
-}
-
-// A process that is a rank of a real world leaves with _exit: a broken Gloo
-// group's destructor can block, and Gloo's threads outlive the world.
-[[noreturn]] void leave(int status) {
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-  std::_Exit(status);
 }
 
 // One rank of a torchrun or srun job; rank 0 reports.
@@ -151,20 +124,8 @@ int run_command(int argc, char** argv) {
       "a dead or stuck rank ends the run within about this long; on fibers, a collective's "
       "timeout in virtual time");
   timeout_opt->check(CLI::Range(0.001, 86400.0));
-  scenarios::LauncherOptions launch;
-  app.add_option("--master-addr", launch.master_addr,
-                 "gloo/nccl launcher: the address rank 0 serves the rendezvous store on (default 127.0.0.1)");
-  app.add_option("--master-port", launch.master_port,
-                 "gloo/nccl launcher: the store's port (default: a free port for each world)")
-      ->check(CLI::Range(1, 65535));
-  app.add_option("--max-procs", launch.max_procs,
-                 "gloo/nccl launcher: worlds above this many processes are skipped (default 16)")
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  // Hidden: how the launcher tells a worker what to run (see real_backends.h).
-  std::string worker_specs;
-  app.add_option("--worker-specs", worker_specs)->group("");
-  int worker_report_fd = -1;
-  app.add_option("--worker-report-fd", worker_report_fd)->group("");
+  LaunchOptions launch;
+  add_launch_options(app, launch);
   FaultOptions fault_options;
   add_fault_options(app, fault_options);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
@@ -207,11 +168,11 @@ int run_command(int argc, char** argv) {
   // local launcher.
   bool any_real = false;
   for (const auto& spec : specs) any_real = any_real || scenarios::is_real_backend(spec.backend);
-  if (!worker_specs.empty()) {
-    const std::vector<size_t> indices = parse_indices(worker_specs);
+  if (!launch.worker_specs.empty()) {
+    const std::vector<size_t> indices = worker_spec_indices(launch);
     int status = 1;
     try {
-      status = scenarios::run_as_launched_worker(specs, indices, worker_report_fd);
+      status = scenarios::run_as_launched_worker(specs, indices, launch.worker_report_fd);
     } catch (const std::exception& e) {
       std::cerr << "shardsim worker: error: " << e.what() << std::endl;
     }
@@ -220,11 +181,8 @@ int run_command(int argc, char** argv) {
   if (any_real) {
     scenarios::check_real_specs(specs);
     if (scenarios::started_as_job_rank()) run_job_rank(specs, junit);
-    launch.executable = self_executable();
-    launch.args.assign(argv, argv + argc);
-    launch.args[0] = "run";
     const auto results = scenarios::run_with_launcher(
-        specs, launch, [](const scenarios::RunResult& r) { std::cout << scenarios::format_result(r) << std::flush; });
+        specs, launcher_for(launch, "run", argc, argv), [](const scenarios::RunResult& r) { std::cout << scenarios::format_result(r) << std::flush; });
     return close_run(results, junit);
   }
 
