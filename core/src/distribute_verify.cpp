@@ -8,24 +8,11 @@
 #include "shardsim/core/comm.h"
 #include "shardsim/core/digest.h"
 #include "shardsim/core/error.h"
+#include "shardsim/core/text.h"
 
 namespace shardsim {
 
 namespace {
-
-// "rank 2", "ranks 0-1,3" (`ranks` sorted).
-std::string ranks_str(const std::vector<int64_t>& ranks) {
-  std::ostringstream os;
-  os << (ranks.size() == 1 ? "rank " : "ranks ");
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
-    os << (i ? "," : "") << ranks[i];
-    if (j > i) os << "-" << ranks[j];
-    i = j + 1;
-  }
-  return os.str();
-}
 
 uint64_t full_digest(const at::Tensor& full) {
   if (!full.defined()) return 0;

@@ -1,6 +1,8 @@
 #include "shardsim/core/text.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <sstream>
 
 namespace shardsim {
 
@@ -18,6 +20,20 @@ std::string one_line(const std::string& text) {
     }
   }
   return out;
+}
+
+std::string ranks_str(std::vector<int64_t> ranks) {
+  std::sort(ranks.begin(), ranks.end());
+  std::ostringstream os;
+  os << (ranks.size() == 1 ? "rank " : "ranks ");
+  for (size_t i = 0; i < ranks.size();) {
+    size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+    os << (i ? "," : "") << ranks[i];
+    if (j > i) os << "-" << ranks[j];
+    i = j + 1;
+  }
+  return os.str();
 }
 
 }  // namespace shardsim

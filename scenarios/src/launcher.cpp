@@ -128,13 +128,7 @@ class Launcher {
 
   RunResult skipped(size_t i, const std::string& why) {
     const RunSpec& spec = specs_[i];
-    const Scenario& scenario = find_(spec);
-    RunResult r;
-    r.spec = spec;
-    r.world = spec.world > 0 ? spec.world : scenario.default_world;
-    r.mesh = spec.mesh.empty() ? scenario.mesh_for(r.world) : spec.mesh;
-    r.spec.world = r.world;
-    r.spec.mesh = r.mesh;
+    RunResult r = resolved_result(find_(spec), spec);
     r.verdict = RunResult::Verdict::kSkip;
     r.reason = why;
     r.has_schedule = false;

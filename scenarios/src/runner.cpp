@@ -151,13 +151,18 @@ std::string outcome_list(const std::vector<Outcome>& outcomes) {
 }
 }  // namespace
 
-RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
+RunResult resolved_result(const Scenario& scenario, const RunSpec& spec) {
   RunResult r;
   r.spec = spec;
   r.world = spec.world > 0 ? spec.world : scenario.default_world;
   r.mesh = spec.mesh.empty() ? scenario.mesh_for(r.world) : spec.mesh;
   r.spec.world = r.world;
   r.spec.mesh = r.mesh;
+  return r;
+}
+
+RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
+  RunResult r = resolved_result(scenario, spec);
   r.has_schedule = backend.name() == "fiber";
   std::string why = scenario.rejects(r.world, r.mesh);
   if (why.empty() && scenario.needs_scheduler && backend.name() != "fiber") {

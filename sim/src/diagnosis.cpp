@@ -15,23 +15,6 @@ namespace detail {
 namespace {
 // At most this many failures are quoted in full at the head of a report.
 constexpr int64_t kMaxQuotedFailures = 16;
-}  // namespace
-
-std::string ranks_str(std::vector<int64_t> ranks) {
-  std::sort(ranks.begin(), ranks.end());
-  std::ostringstream os;
-  os << (ranks.size() == 1 ? "rank " : "ranks ");
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
-    os << (i ? "," : "") << ranks[i];
-    if (j > i) os << "-" << ranks[j];
-    i = j + 1;
-  }
-  return os.str();
-}
-
-namespace {
 
 // "3 of 4 joined; missing: rank 2"
 std::string op_progress(const Op& op) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shardsim/core/comm.h"
+#include "shardsim/core/text.h"
 
 namespace shardsim {
 namespace sim {
@@ -16,9 +17,6 @@ namespace detail {
 
 class WorldCore;
 struct Op;
-
-// "rank 2", "ranks 0-1,3" (sorted; runs collapsed).
-std::string ranks_str(std::vector<int64_t> ranks);
 
 // One line per distinct rank state, indented, in order of each state's first rank.
 std::string describe_ranks(const WorldCore& core);

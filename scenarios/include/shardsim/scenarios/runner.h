@@ -118,6 +118,10 @@ bool have_fiber_backend();
 // result), runs it on `backend`, applies `expect`, and times it.
 RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend);
 
+// The result of `spec` before it runs: world and mesh resolved from the
+// scenario's defaults (in the result and its spec), nothing else set.
+RunResult resolved_result(const Scenario& scenario, const RunSpec& spec);
+
 // "PASS <scenario> backend=.. world=.. mesh=.. seed=.. schedule=.. trace=.. values=.. time=.."
 // followed, for FAIL and SKIP, by the reason on indented lines.
 std::string format_result(const RunResult& r);
