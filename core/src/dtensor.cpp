@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "shardsim/core/comm.h"
+#include "shardsim/core/checked.h"
 #include "shardsim/core/error.h"
 #include "shardsim/core/sharding.h"
 
@@ -51,7 +52,9 @@ DTensor from_local(at::Tensor local, const DeviceMesh& mesh, const Placements& p
   validate_placements(global, mesh.shape(), placements);
   if (!shape) {
     for (size_t i = 0; i < placements.size(); ++i) {
-      if (placements[i].is_shard()) global[placements[i].dim()] *= mesh.shape()[i];
+      if (!placements[i].is_shard()) continue;
+      int64_t& size = global[placements[i].dim()];
+      size = checked_mul(size, mesh.shape()[i], "from_local: global size of a Shard dim");
     }
   }
   Shape global_stride = stride ? *stride : contiguous_strides(global);

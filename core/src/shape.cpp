@@ -1,5 +1,6 @@
 #include "shardsim/core/shape.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -19,7 +20,10 @@ std::string shape_str(const Shape& shape) {
 
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(n, s, &n), "shape ", shape_str(shape),
+                       " has more elements than a 64-bit integer holds");
+  }
   return n;
 }
 
@@ -28,7 +32,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t acc = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = acc;
-    acc *= std::max<int64_t>(shape[i], 1);
+    if (i == 0) break;  // the outermost size never enters a stride
+    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(acc, std::max<int64_t>(shape[i], 1), &acc),
+                       "shape ", shape_str(shape), ": its strides do not fit in a 64-bit integer");
   }
   return strides;
 }
@@ -70,6 +76,9 @@ std::vector<std::string> split(const std::string& text, char sep) {
 // Sizes beyond this are certainly a mistake (and would overflow products).
 constexpr int64_t kMaxDimSize = int64_t{1} << 40;
 
+// A mesh larger than this is certainly a mistake.
+constexpr int64_t kMaxRanks = int64_t{1} << 24;
+
 }  // namespace
 
 Shape parse_shape(const std::string& text, const std::string& what) {
@@ -84,24 +93,33 @@ Shape parse_shape(const std::string& text, const std::string& what) {
     shape.push_back(v);
   }
   SHARDSIM_CHECK_ARG(shape.size() <= 16, what, " '", text, "' has more than 16 dimensions");
+  // Refused when its element count, or its strides (sizes of 0 count as 1
+  // there), would overflow.
+  int64_t extent = 1;
+  for (int64_t v : shape) {
+    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(extent, std::max<int64_t>(v, 1), &extent), what,
+                       " '", text, "' has more elements than a 64-bit integer holds");
+  }
   return shape;
 }
 
 Shape parse_mesh_shape(const std::string& text, const std::string& what) {
   SHARDSIM_CHECK_ARG(!text.empty(), what, " is empty (expected sizes separated by 'x', e.g. 2x4)");
   Shape shape;
+  int64_t ranks = 1;
   for (const std::string& word : split(text, 'x')) {
     int64_t v = 0;
     SHARDSIM_CHECK_ARG(parse_int(word, &v), what, " '", text, "': '", word,
                        "' is not an integer (expected sizes separated by 'x', e.g. 2x4)");
     SHARDSIM_CHECK_ARG(v >= 1, what, " '", text, "': mesh size ", v, " must be at least 1");
-    SHARDSIM_CHECK_ARG(v <= (int64_t{1} << 24), what, " '", text, "': mesh size ", v,
-                       " is too large");
+    SHARDSIM_CHECK_ARG(v <= kMaxRanks, what, " '", text, "': mesh size ", v, " is too large");
+    SHARDSIM_CHECK_ARG(shape.size() < 8, what, " '", text, "' has more than 8 dimensions");
+    // Each size is at most 2^24 and the running product is kept at most 2^24,
+    // so the product below stays far from overflowing.
+    ranks *= v;
+    SHARDSIM_CHECK_ARG(ranks <= kMaxRanks, what, " '", text, "' has more than 2^24 ranks");
     shape.push_back(v);
   }
-  SHARDSIM_CHECK_ARG(shape.size() <= 8, what, " '", text, "' has more than 8 dimensions");
-  SHARDSIM_CHECK_ARG(numel_of(shape) <= (int64_t{1} << 24), what, " '", text,
-                     "' has more than 2^24 ranks");
   return shape;
 }
 

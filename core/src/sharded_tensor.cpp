@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "shardsim/core/checked.h"
 #include "shardsim/core/error.h"
 
 namespace shardsim {
@@ -53,7 +54,9 @@ void validate_one(const Shape& global_size, size_t index, const ShardMetadata& m
   for (size_t d = 0; d < global_size.size(); ++d) {
     SHARDSIM_CHECK_ARG(m.offsets[d] >= 0 && m.sizes[d] >= 0, describe(index, m),
                        " has a negative offset or size on dim ", d);
-    SHARDSIM_CHECK_ARG(m.offsets[d] + m.sizes[d] <= global_size[d], describe(index, m),
+    // offset + size <= global, written so that it cannot overflow.
+    SHARDSIM_CHECK_ARG(m.sizes[d] <= global_size[d] && m.offsets[d] <= global_size[d] - m.sizes[d],
+                       describe(index, m),
                        " is out of bounds on dim ", d, ": ", m.offsets[d], " + ", m.sizes[d],
                        " > ", global_size[d], " (global size ", shape_str(global_size), ")");
   }
@@ -71,7 +74,7 @@ void ShardedTensor::validate_tiling(const Shape& global_size, const std::vector<
   int64_t volume = 0;
   for (size_t i = 0; i < all.size(); ++i) {
     validate_one(global_size, i, all[i]);
-    volume += numel_of(all[i].sizes);
+    volume = checked_add(volume, numel_of(all[i].sizes), "ShardedTensor: the shards' total volume");
   }
   for (size_t i = 0; i < all.size(); ++i) {
     for (size_t j = i + 1; j < all.size(); ++j) {

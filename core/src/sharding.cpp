@@ -17,16 +17,19 @@ ChunkRange chunk_range(int64_t s, int64_t n, int64_t c) {
     const int64_t chunk = s / n;
     return {c * chunk, chunk};
   }
-  const int64_t chunk = (s + n - 1) / n;
+  // ceil(s / n) without forming s + n - 1, which can overflow for huge s.
+  const int64_t chunk = s / n + 1;
+  int64_t start = 0;
+  // c * chunk <= (n - 1) * (s / n + 1) < s + n, which can still overflow when
+  // s is near 2^63: then the chunk starts past the end and is empty.
+  if (__builtin_mul_overflow(c, chunk, &start)) return {s, 0};
 #if defined(SHARDSIM_PLANTED_BUG)
   // A known bug planted for properties/tests/planted_bug_test.cpp only (never
   // in a production build): an off-by-one start in uneven chunking.
-  const int64_t start = c * chunk - (c > 0 ? 1 : 0);
-#else
-  const int64_t start = c * chunk;
+  start -= (c > 0 ? 1 : 0);
 #endif
   if (start >= s) return {start, 0};
-  return {start, std::min(s, start + chunk) - start};
+  return {start, std::min(chunk, s - start)};
 }
 
 void validate_placements(const Shape& global_shape, const Shape& mesh_shape,

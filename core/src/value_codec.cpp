@@ -1,11 +1,13 @@
 #include "shardsim/core/value_codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <ATen/ATen.h>
 
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
+#include "shardsim/core/shape.h"
 
 namespace shardsim {
 
@@ -79,9 +81,13 @@ class Reader {
     const int64_t n = count();
     SHARDSIM_CHECK(n <= 64, "malformed encoded value: ", n, " dims");
     Shape s(n);
+    int64_t extent = 1;  // product of the sizes, 0s counted as 1: bounds numel and strides
     for (int64_t& x : s) {
       x = i64();
       SHARDSIM_CHECK(x >= 0, "malformed encoded value: negative size");
+      SHARDSIM_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(x, 1), &extent),
+                     "malformed encoded value: shape ", shape_str(s),
+                     " has more elements than a 64-bit integer holds");
     }
     return s;
   }
@@ -90,7 +96,16 @@ class Reader {
     const Shape shape_ = shape();
     const bool meta = u8() != 0;
     auto opts = at::TensorOptions().dtype(dtype);
-    if (meta) return at::empty(shape_, opts.device(c10::kMeta));
+    if (meta) {
+      // Even without data, libtorch computes the storage's byte size.
+      int64_t nbytes = static_cast<int64_t>(c10::elementSize(dtype));
+      for (int64_t x : shape_) {
+        SHARDSIM_CHECK(!__builtin_mul_overflow(nbytes, std::max<int64_t>(x, 1), &nbytes),
+                       "malformed encoded value: a meta tensor of shape ", shape_str(shape_),
+                       " has more bytes than a 64-bit integer holds");
+      }
+      return at::empty(shape_, opts.device(c10::kMeta));
+    }
     // Check the payload is there before allocating anything.
     bool empty = false;
     for (int64_t x : shape_) empty = empty || x == 0;

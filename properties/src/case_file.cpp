@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "shardsim/core/checked.h"
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
 #include "shardsim/core/sharded_tensor.h"
@@ -145,7 +146,7 @@ void for_each_node(const CaseNode& root,
 int64_t total_numel(const CaseNode& root) {
   int64_t total = 0;
   for_each_node(root, [&](const std::string&, const CaseNode& n) {
-    if (n.is_tensor_node()) total += numel_of(n.shape);
+    if (n.is_tensor_node()) total = checked_add(total, numel_of(n.shape), "total element count");
   });
   return total;
 }
@@ -228,7 +229,7 @@ class Validator {
     check(depth <= kMaxCaseDepth, field, "nested deeper than " + std::to_string(kMaxCaseDepth));
     if (n.is_tensor_node()) {
       tensor(n, field);
-      *total += numel_of(n.shape);
+      *total = checked_add(*total, numel_of(n.shape), field + ": total element count");
       return;
     }
     check(!n.per_rank, field + ".per_rank", "only plain tensors take per_rank");
@@ -262,14 +263,17 @@ class Validator {
           "unsupported dtype");
     check(static_cast<int64_t>(n.shape.size()) <= kMaxCaseTensorDims, field + ".shape",
           "more than " + std::to_string(kMaxCaseTensorDims) + " dimensions");
-    int64_t numel = 1;
+    // The extent counts a size of 0 as 1: it bounds the element count and the
+    // strides alike, and stays at most kMaxCaseNumel * kMaxCaseDim (2^48).
+    int64_t extent = 1;
     for (int64_t s : n.shape) {
       check(s >= 0 && s <= kMaxCaseDim, field + ".shape",
             "size " + std::to_string(s) + " in " + shape_str(n.shape) + " is outside 0.." +
                 std::to_string(kMaxCaseDim));
-      numel = s == 0 ? 0 : numel * s;
-      check(numel <= kMaxCaseNumel, field + ".shape",
-            shape_str(n.shape) + " holds more than " + std::to_string(kMaxCaseNumel) + " elements");
+      extent *= std::max<int64_t>(s, 1);
+      check(extent <= kMaxCaseNumel, field + ".shape",
+            shape_str(n.shape) + " holds more than " + std::to_string(kMaxCaseNumel) +
+                " elements (sizes of 0 counted as 1)");
     }
     if (n.kind != CaseNode::Kind::kTensor) {
       check(!n.per_rank, field + ".per_rank", "only plain tensors take per_rank");

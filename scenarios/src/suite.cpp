@@ -122,6 +122,11 @@ SuiteEntry parse_entry(const toml::table& t, const std::string& path) {
   if (seed_count > 0) {
     if (e.seeds.size() > 1) bad(e.origin, "seed_count", "use with a single 'seed', not a 'seeds' list");
     const uint64_t first = e.seeds.empty() ? 1 : e.seeds[0];
+    if (first > UINT64_MAX - static_cast<uint64_t>(seed_count - 1)) {
+      bad(e.origin, "seed_count",
+          "seed " + std::to_string(first) + " with seed_count " + std::to_string(seed_count) +
+              " runs past the largest seed (" + std::to_string(UINT64_MAX) + ")");
+    }
     e.seeds.clear();
     for (int64_t i = 0; i < seed_count; ++i) e.seeds.push_back(first + static_cast<uint64_t>(i));
   }
