@@ -1,5 +1,6 @@
 #include "compat.h"
 
+#include <csignal>
 #include <cstdlib>
 
 #include <c10/util/Exception.h>
@@ -19,8 +20,26 @@ namespace shardsim::c10d::compat {
 
 const char* torch_version() { return TORCH_VERSION; }
 
+namespace {
+
+// Gloo's TCP pairs and the store write to sockets without MSG_NOSIGNAL, so a
+// write to a peer that just died raises SIGPIPE, whose default action kills
+// this rank silently instead of letting it report the dead peer (seen as
+// "signal 13" on a survivor when the store's server exits). A process that
+// installed its own SIGPIPE handler keeps it; one with the default ignores
+// the signal, and the write fails with EPIPE, which c10d turns into an error.
+void ignore_sigpipe_unless_handled() {
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+}
+
+}  // namespace
+
 StorePtr make_tcp_store(const std::string& host, int port, bool is_server, int64_t world_size,
                         std::chrono::milliseconds timeout) {
+  ignore_sigpipe_unless_handled();
   ::c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = is_server;
@@ -52,6 +71,7 @@ GroupPtr make_gloo_group(const StorePtr& store, int64_t rank, int64_t size,
                          const std::shared_ptr<void>& device, std::chrono::milliseconds timeout,
                          int threads) {
 #ifdef SHARDSIM_WITH_GLOO
+  ignore_sigpipe_unless_handled();
   using PG = ::c10d::ProcessGroupGloo;
   auto opts = PG::Options::create(timeout);
   opts->devices.push_back(std::static_pointer_cast<::gloo::transport::Device>(device));
