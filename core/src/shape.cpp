@@ -27,6 +27,14 @@ int64_t numel_of(const Shape& shape) {
   return n;
 }
 
+bool extent_fits_int64(const Shape& shape) {
+  int64_t extent = 1;
+  for (int64_t s : shape) {
+    if (__builtin_mul_overflow(extent, std::max<int64_t>(s, 1), &extent)) return false;
+  }
+  return true;
+}
+
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   int64_t acc = 1;
@@ -93,13 +101,8 @@ Shape parse_shape(const std::string& text, const std::string& what) {
     shape.push_back(v);
   }
   SHARDSIM_CHECK_ARG(shape.size() <= 16, what, " '", text, "' has more than 16 dimensions");
-  // Refused when its element count, or its strides (sizes of 0 count as 1
-  // there), would overflow.
-  int64_t extent = 1;
-  for (int64_t v : shape) {
-    SHARDSIM_CHECK_ARG(!__builtin_mul_overflow(extent, std::max<int64_t>(v, 1), &extent), what,
-                       " '", text, "' has more elements than a 64-bit integer holds");
-  }
+  SHARDSIM_CHECK_ARG(extent_fits_int64(shape), what, " '", text,
+                     "' has more elements than a 64-bit integer holds");
   return shape;
 }
 

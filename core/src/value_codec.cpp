@@ -81,14 +81,12 @@ class Reader {
     const int64_t n = count();
     SHARDSIM_CHECK(n <= 64, "malformed encoded value: ", n, " dims");
     Shape s(n);
-    int64_t extent = 1;  // product of the sizes, 0s counted as 1: bounds numel and strides
     for (int64_t& x : s) {
       x = i64();
       SHARDSIM_CHECK(x >= 0, "malformed encoded value: negative size");
-      SHARDSIM_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(x, 1), &extent),
-                     "malformed encoded value: shape ", shape_str(s),
-                     " has more elements than a 64-bit integer holds");
     }
+    SHARDSIM_CHECK(extent_fits_int64(s), "malformed encoded value: shape ", shape_str(s),
+                   " has more elements than a 64-bit integer holds");
     return s;
   }
   at::Tensor tensor() {

@@ -18,6 +18,10 @@ std::string shape_str(const Shape& shape);
 // Product of the sizes; 1 for a 0-dim shape.
 int64_t numel_of(const Shape& shape);
 
+// Whether the element count and every contiguous stride of `shape` fit in
+// int64_t (the product of the sizes, a size of 0 counted as 1, does not overflow).
+bool extent_fits_int64(const Shape& shape);
+
 // Row-major strides of a contiguous tensor of `shape` (PyTorch's rule: a
 // size-0 or size-1 dim still gets the product of the sizes after it, at least 1).
 Shape contiguous_strides(const Shape& shape);
