@@ -5,8 +5,9 @@
 
 #include "fuzz_target.h"
 #include "shardsim/core/error.h"
-#include "shardsim/scenarios/scenario.h"
-#include "shardsim/scenarios/suite.h"
+#include "shardsim/runner/scenario.h"
+#include "shardsim/runner/suite.h"
+#include "shardsim/scenarios/builtin.h"
 
 namespace {
 
@@ -16,15 +17,15 @@ int fuzz_suite_parser(const uint8_t* data, size_t size) {
   using namespace shardsim;
   using namespace shardsim::fuzz;
   const std::string text(reinterpret_cast<const char*>(data), size);
-  scenarios::Suite suite;
+  runner::Suite suite;
   try {
-    suite = scenarios::parse_suite(text, kSource);
+    suite = runner::parse_suite(text, kSource);
   } catch (const InvalidArgument& e) {
     check_message(e.what(), kSource);
     return 0;
   }
   if (suite.entries.empty()) finding("a suite without entries parsed");
-  for (const scenarios::SuiteEntry& e : suite.entries) {
+  for (const runner::SuiteEntry& e : suite.entries) {
     if (e.scenario.empty()) finding("an entry without a scenario parsed");
     if (e.origin.compare(0, std::string(kSource).size(), kSource) != 0) {
       finding("an entry's origin does not name the file: " + e.origin);
@@ -37,7 +38,7 @@ int fuzz_suite_parser(const uint8_t* data, size_t size) {
   // Expansion against the built-in scenarios: bounded, or refused.
   try {
     const auto runs =
-        scenarios::expand_suite(suite, scenarios::builtin_scenarios(), scenarios::RunOverrides{});
+        runner::expand_suite(suite, scenarios::builtin_scenarios(), runner::RunOverrides{});
     if (runs.empty()) return 0;
   } catch (const InvalidArgument& e) {
     check_message(e.what(), kSource);

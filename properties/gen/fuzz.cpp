@@ -11,17 +11,18 @@
 #include "shardsim/core/random.h"
 #include "shardsim/properties/case_json.h"
 #include "shardsim/properties/case_run.h"
+#include "shardsim/runner/fiber_backend.h"
 
 namespace shardsim::properties {
 
-scenarios::RunResult run_case_on_fibers(const CaseFile& c) {
-  const std::unique_ptr<scenarios::Backend> fibers = scenarios::make_fiber_backend();
+runner::RunResult run_case_on_fibers(const CaseFile& c) {
+  const std::unique_ptr<runner::Backend> fibers = runner::make_fiber_backend();
   return run_case(c, *fibers);
 }
 
 void rc_assert_case_holds(const CaseFile& c, const std::string& tag) {
-  const scenarios::RunResult r = run_case_on_fibers(c);
-  if (r.verdict != scenarios::RunResult::Verdict::kFail) return;
+  const runner::RunResult r = run_case_on_fibers(c);
+  if (r.verdict != runner::RunResult::Verdict::kFail) return;
   const std::string path = write_case_to_dir(c, default_case_dir(), c.law + "-" + tag);
   RC_FAIL(format_case_result(r, path) + "case file: " + path +
           "\nreplay: " + replay_command_line(path));
@@ -30,7 +31,7 @@ void rc_assert_case_holds(const CaseFile& c, const std::string& tag) {
 std::vector<std::string> select_laws(const std::string& glob) {
   std::vector<std::string> laws;
   for (const std::string& law : law_names()) {
-    if (scenarios::glob_match(glob, law)) laws.push_back(law);
+    if (runner::glob_match(glob, law)) laws.push_back(law);
   }
   std::string all;
   for (const std::string& law : law_names()) all += (all.empty() ? "" : ", ") + law;
@@ -42,9 +43,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool fails(const CaseFile& c, scenarios::RunResult* result) {
-  scenarios::RunResult r = run_case_on_fibers(c);
-  const bool failed = r.verdict == scenarios::RunResult::Verdict::kFail;
+bool fails(const CaseFile& c, runner::RunResult* result) {
+  runner::RunResult r = run_case_on_fibers(c);
+  const bool failed = r.verdict == runner::RunResult::Verdict::kFail;
   if (result != nullptr) *result = std::move(r);
   return failed;
 }
@@ -79,7 +80,7 @@ FuzzSummary run_fuzz(const FuzzOptions& options, std::ostream& progress, std::os
     CaseFile c = shrinkable.value();
     c.note = "shardsim fuzz --seed " + std::to_string(options.seed) + ": case " + std::to_string(i);
 
-    scenarios::RunResult result;
+    runner::RunResult result;
     if (!fails(c, &result)) {
       ++summary.passed;
     } else {

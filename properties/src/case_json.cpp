@@ -373,7 +373,7 @@ CaseFile parse_top(const Json& j, const std::string& source) {
   }
   if (r.has("expect")) {
     try {
-      c.expect = scenarios::parse_outcome(r.text("expect"));
+      c.expect = runner::parse_outcome(r.text("expect"));
     } catch (const InvalidArgument& e) {
       r.fail("expect", e.what());
     }
@@ -505,7 +505,7 @@ Json case_json(const CaseFile& c) {
     j["steps"] = steps;
   }
   j["faults"] = c.faults;
-  j["expect"] = scenarios::outcome_name(c.expect);
+  j["expect"] = runner::outcome_name(c.expect);
   return j;
 }
 

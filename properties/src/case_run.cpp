@@ -29,13 +29,13 @@ LawBody body_of(const std::string& law, const std::string& op) {
 
 }  // namespace
 
-scenarios::Scenario scenario_from_case(const CaseFile& c, const std::string& name) {
+runner::Scenario scenario_from_case(const CaseFile& c, const std::string& name) {
   validate_case(c, name.empty() ? c.law : name);
   const LawBody body = body_of(c.law, c.operation.name);
   // The case and its full values, shared by the ranks of this process.
   auto shared = std::make_shared<const CaseFile>(c);
   auto values = std::make_shared<FullValueCache>(c.data_seed);
-  scenarios::Scenario s;
+  runner::Scenario s;
   s.name = name.empty() ? c.law : name;
   s.summary = "law " + c.law + ": " + c.operation.name;
   s.min_world = c.world;
@@ -43,16 +43,16 @@ scenarios::Scenario scenario_from_case(const CaseFile& c, const std::string& nam
   s.default_world = c.world;
   const Shape mesh = c.mesh;
   s.default_mesh = [mesh](int64_t) { return mesh; };
-  s.body = [shared, values, body](scenarios::ScenarioContext& ctx) {
+  s.body = [shared, values, body](runner::ScenarioContext& ctx) {
     detail::LawContext law{*shared, ctx, *values};
     body(law);
   };
   return s;
 }
 
-scenarios::RunSpec run_spec_from_case(const CaseFile& c, const std::string& backend,
+runner::RunSpec run_spec_from_case(const CaseFile& c, const std::string& backend,
                                       const std::string& name) {
-  scenarios::RunSpec spec;
+  runner::RunSpec spec;
   spec.scenario = name.empty() ? c.law : name;
   spec.backend = backend;
   spec.world = c.world;
@@ -60,27 +60,27 @@ scenarios::RunSpec run_spec_from_case(const CaseFile& c, const std::string& back
   spec.seed = c.data_seed;
   spec.schedule_seed = c.schedule_seed;
   spec.faults = c.faults;
-  if (c.expect != scenarios::Outcome::kPassed) spec.expect = c.expect;
+  if (c.expect != runner::Outcome::kPassed) spec.expect = c.expect;
   spec.origin = name.empty() ? "case" : name;
   return spec;
 }
 
 namespace {
 
-scenarios::RunResult failed(scenarios::RunResult r, const std::string& why) {
-  r.verdict = scenarios::RunResult::Verdict::kFail;
-  r.outcome = scenarios::Outcome::kFailed;
+runner::RunResult failed(runner::RunResult r, const std::string& why) {
+  r.verdict = runner::RunResult::Verdict::kFail;
+  r.outcome = runner::Outcome::kFailed;
   r.reason = why;
   return r;
 }
 
 // Law schedule_independence: every schedule seed twice; the values of every
 // run agree and each seed's trace is the same both times.
-scenarios::RunResult run_schedules(const CaseFile& c, const scenarios::Scenario& scenario,
-                                   scenarios::Backend& backend, const std::string& name) {
-  scenarios::RunSpec spec = run_spec_from_case(c, backend.name(), name);
+runner::RunResult run_schedules(const CaseFile& c, const runner::Scenario& scenario,
+                                   runner::Backend& backend, const std::string& name) {
+  runner::RunSpec spec = run_spec_from_case(c, backend.name(), name);
   if (backend.name() != "fiber") {
-    scenarios::RunResult r;
+    runner::RunResult r;
     r.spec = spec;
     r.world = c.world;
     r.mesh = c.mesh;
@@ -88,16 +88,16 @@ scenarios::RunResult run_schedules(const CaseFile& c, const scenarios::Scenario&
     r.reason = "schedule_independence needs the fiber scheduler; it runs on backend fiber only";
     return r;
   }
-  scenarios::RunResult first;
+  runner::RunResult first;
   double seconds = 0;
   for (size_t i = 0; i < c.schedule_seeds.size(); ++i) {
     spec.schedule_seed = c.schedule_seeds[i];
-    scenarios::RunResult a = scenarios::run_spec(scenario, spec, backend);
+    runner::RunResult a = runner::run_spec(scenario, spec, backend);
     seconds += a.seconds;
-    if (a.verdict != scenarios::RunResult::Verdict::kPass) return a;
-    scenarios::RunResult b = scenarios::run_spec(scenario, spec, backend);
+    if (a.verdict != runner::RunResult::Verdict::kPass) return a;
+    runner::RunResult b = runner::run_spec(scenario, spec, backend);
     seconds += b.seconds;
-    if (b.verdict != scenarios::RunResult::Verdict::kPass) return b;
+    if (b.verdict != runner::RunResult::Verdict::kPass) return b;
     std::ostringstream why;
     if (a.trace != b.trace) {
       why << "schedule seed " << spec.effective_schedule_seed() << " gave trace " << a.trace
@@ -118,15 +118,15 @@ scenarios::RunResult run_schedules(const CaseFile& c, const scenarios::Scenario&
 
 }  // namespace
 
-scenarios::RunResult run_case(const CaseFile& c, scenarios::Backend& backend,
+runner::RunResult run_case(const CaseFile& c, runner::Backend& backend,
                               const std::string& name) {
-  const scenarios::Scenario scenario = scenario_from_case(c, name);
+  const runner::Scenario scenario = scenario_from_case(c, name);
   if (c.law == "schedule_independence") return run_schedules(c, scenario, backend, name);
-  return scenarios::run_spec(scenario, run_spec_from_case(c, backend.name(), name), backend);
+  return runner::run_spec(scenario, run_spec_from_case(c, backend.name(), name), backend);
 }
 
-std::string format_case_result(const scenarios::RunResult& r, const std::string& path) {
-  std::istringstream in(scenarios::format_result(r));
+std::string format_case_result(const runner::RunResult& r, const std::string& path) {
+  std::istringstream in(runner::format_result(r));
   std::ostringstream out;
   std::string line;
   while (std::getline(in, line)) {

@@ -193,7 +193,7 @@ void law_cpu_state_dict(LawContext& law) {
     ctx.check(t.is_same(fresh_tensors[i]),
               law.at(path) + ": the copy must return the CPU state dict's own tensor");
     if (source_tensors[i].numel() > 0) {
-      ctx.check(!scenarios::ScenarioContext::same_storage(t, source_tensors[i]),
+      ctx.check(!runner::ScenarioContext::same_storage(t, source_tensors[i]),
                 law.at(path) + ": the copy shares storage with the source");
     }
     ++i;

@@ -8,13 +8,13 @@
 
 #include "shardsim/properties/case_file.h"
 #include "shardsim/properties/case_values.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
 
 namespace shardsim::properties::detail {
 
 struct LawContext {
   const CaseFile& c;
-  scenarios::ScenarioContext& ctx;
+  runner::ScenarioContext& ctx;
   FullValueCache& values;
 
   // How this rank builds values: on its own device, meshes on its device type.

@@ -6,6 +6,7 @@
 #include "shardsim/properties/case_json.h"
 #include "shardsim/properties/case_run.h"
 #include "shardsim/properties/case_values.h"
+#include "shardsim/runner/fiber_backend.h"
 
 namespace shardsim::properties {
 namespace {
@@ -85,17 +86,17 @@ TEST(CaseRun, AHandWrittenCasePassesOnFibers) {
                                       {"kind": "int", "value": 3}]}
     }}})",
                                 "inline.json");
-  if (!scenarios::have_fiber_backend()) GTEST_SKIP() << "no fiber backend in this build";
-  auto fibers = scenarios::make_fiber_backend();
-  const scenarios::RunResult r = run_case(c, *fibers, "inline.json");
-  EXPECT_EQ(r.verdict, scenarios::RunResult::Verdict::kPass) << scenarios::format_result(r);
+  if (!runner::have_fiber_backend()) GTEST_SKIP() << "no fiber backend in this build";
+  auto fibers = runner::make_fiber_backend();
+  const runner::RunResult r = run_case(c, *fibers, "inline.json");
+  EXPECT_EQ(r.verdict, runner::RunResult::Verdict::kPass) << runner::format_result(r);
   EXPECT_EQ(r.world, 6);
   EXPECT_EQ(r.mesh, (Shape{2, 3}));
 
   CaseFile wrong = c;
-  wrong.expect = scenarios::Outcome::kDeadlock;
-  const scenarios::RunResult w = run_case(wrong, *fibers, "wrong.json");
-  EXPECT_EQ(w.verdict, scenarios::RunResult::Verdict::kFail);
+  wrong.expect = runner::Outcome::kDeadlock;
+  const runner::RunResult w = run_case(wrong, *fibers, "wrong.json");
+  EXPECT_EQ(w.verdict, runner::RunResult::Verdict::kFail);
   const std::string text = format_case_result(w, "wrong.json");
   EXPECT_NE(text.find("rerun: shardsim replay wrong.json"), std::string::npos) << text;
 }

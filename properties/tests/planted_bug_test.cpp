@@ -56,7 +56,7 @@ void expect_caught_and_shrunk(const std::string& law) {
   EXPECT_LE(tensors, 2);
 
   // It fails with the planted arithmetic ...
-  EXPECT_EQ(run_case_on_fibers(c).verdict, scenarios::RunResult::Verdict::kFail);
+  EXPECT_EQ(run_case_on_fibers(c).verdict, runner::RunResult::Verdict::kFail);
   // ... and passes on the production build.
   const int status =
       std::system((std::string(SHARDSIM_CLI) + " replay " + path + " > /dev/null").c_str());

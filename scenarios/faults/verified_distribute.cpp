@@ -6,9 +6,12 @@
 #include <ATen/ATen.h>
 
 #include "shardsim/core/state_dict_utils.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
+#include "shardsim/scenarios/builtin.h"
 
 namespace shardsim::scenarios {
+
+using namespace shardsim::runner;
 
 namespace {
 

@@ -6,9 +6,13 @@
 #include <ATen/core/Tensor.h>
 
 #include "shardsim/core/value.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
+#include "shardsim/scenarios/builtin.h"
 
 namespace shardsim::scenarios {
+
+// The built-in scenarios are written against the runner's public API, as a user's are.
+using namespace shardsim::runner;
 
 // The piece of `full` held at mesh coordinate `coord` under `placements`,
 // cut mesh dimension by mesh dimension with at::chunk (which returns fewer

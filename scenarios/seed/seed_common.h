@@ -4,9 +4,13 @@
 #include <ATen/core/Tensor.h>
 
 #include "shardsim/core/random.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
+#include "shardsim/scenarios/builtin.h"
 
 namespace shardsim::scenarios {
+
+// The built-in scenarios are written against the runner's public API, as a user's are.
+using namespace shardsim::runner;
 
 // The full tensor a Shard(0) DTensor gathers to when every rank r drew its
 // float32 local of `shape` as the (draws_before+1)-th draw of that shape from

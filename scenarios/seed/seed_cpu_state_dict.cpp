@@ -6,7 +6,7 @@
 #include "shardsim/core/host_memory.h"
 #include "shardsim/core/state_dict_utils.h"
 #include "shardsim/core/value_codec.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
 #include "seed_common.h"
 
 namespace shardsim::scenarios {

@@ -2,7 +2,7 @@
 #include <ATen/ATen.h>
 
 #include "shardsim/core/state_dict_utils.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/scenario.h"
 #include "seed_common.h"
 
 namespace shardsim::scenarios {

@@ -12,11 +12,15 @@
 
 #include "shardsim/core/host_memory.h"
 #include "shardsim/core/state_dict_utils.h"
-#include "shardsim/scenarios/runner.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/run.h"
+#include "shardsim/runner/scenario.h"
 #include "shardsim/sim/accelerator.h"
+#include "shardsim/scenarios/builtin.h"
+#include "shardsim/runner/fiber_backend.h"
 
 namespace shardsim::scenarios {
+
+using namespace shardsim::runner;
 namespace {
 
 bool contains(const std::string& text, const std::string& part) {

@@ -5,10 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "shardsim/core/state_dict_utils.h"
-#include "shardsim/scenarios/runner.h"
-#include "shardsim/scenarios/scenario.h"
+#include "shardsim/runner/run.h"
+#include "shardsim/runner/scenario.h"
+#include "shardsim/scenarios/builtin.h"
+#include "shardsim/runner/fiber_backend.h"
 
 namespace shardsim::scenarios {
+
+using namespace shardsim::runner;
 namespace {
 
 Scenario make(const std::string& name, std::function<void(ScenarioContext&)> body, int64_t min_world = 1) {

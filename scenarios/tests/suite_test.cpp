@@ -1,9 +1,12 @@
 // Suite files: parsing, error messages naming file, line and field, expansion.
 #include <gtest/gtest.h>
 
-#include "shardsim/scenarios/suite.h"
+#include "shardsim/runner/suite.h"
+#include "shardsim/scenarios/builtin.h"
 
 namespace shardsim::scenarios {
+
+using namespace shardsim::runner;
 namespace {
 
 std::string error_of(const std::string& text) {

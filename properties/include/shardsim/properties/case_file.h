@@ -22,7 +22,7 @@
 
 #include "shardsim/core/placement.h"
 #include "shardsim/core/shape.h"
-#include "shardsim/scenarios/runner.h"
+#include "shardsim/runner/run.h"
 
 namespace shardsim::properties {
 
@@ -136,7 +136,7 @@ struct CaseFile {
   CaseNode state_dict;              // a kDict
   std::vector<LifetimeStep> steps;  // pinned_lifetime only
   std::vector<std::string> faults;  // fault specs, passed to the backend as they are
-  scenarios::Outcome expect = scenarios::Outcome::kPassed;
+  runner::Outcome expect = runner::Outcome::kPassed;
   std::string note;  // free text: where the case came from
 
   friend bool operator==(const CaseFile& a, const CaseFile& b);

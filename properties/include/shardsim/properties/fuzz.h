@@ -10,12 +10,12 @@
 
 #include "shardsim/properties/case_file.h"
 #include "shardsim/properties/generators.h"
-#include "shardsim/scenarios/runner.h"
+#include "shardsim/runner/run.h"
 
 namespace shardsim::properties {
 
 // Runs `c` on the fiber backend; the result (run_case).
-scenarios::RunResult run_case_on_fibers(const CaseFile& c);
+runner::RunResult run_case_on_fibers(const CaseFile& c);
 
 // For rapidcheck properties: runs `c` on fibers and, when it fails, writes
 // it to default_case_dir() as <law>-<tag>.json (the same file for every
