@@ -23,8 +23,7 @@ void add_fault_options(CLI::App& app, FaultOptions& o) {
 }
 
 void apply_fault_options(const FaultOptions& o, runner::RunOverrides& overrides) {
-  // Checked per spec once the backends are known (finish_fault_options).
-  overrides.faults.insert(overrides.faults.end(), o.faults.begin(), o.faults.end());
+  for (const std::string& f : o.faults) overrides.faults.push_back(runner::parse_fault_at(f, "--fault"));
   if (!o.expect.empty()) {
     try {
       overrides.expect = runner::parse_outcome(o.expect);
@@ -37,7 +36,6 @@ void apply_fault_options(const FaultOptions& o, runner::RunOverrides& overrides)
 void finish_fault_options(const FaultOptions& o, std::vector<runner::RunSpec>& specs) {
   for (runner::RunSpec& spec : specs) {
     spec.buggify = spec.buggify || o.buggify;
-    if (spec.backend == "fiber") runner::check_faults(spec);
   }
 }
 
@@ -47,7 +45,7 @@ std::string activity_of(const runner::RunSpec& spec) {
   if (!spec.mesh.empty()) out += " --mesh " + mesh_shape_str(spec.mesh);
   out += " --seed " + std::to_string(spec.seed);
   if (spec.schedule_seed) out += " --schedule-seed " + std::to_string(*spec.schedule_seed);
-  for (const std::string& f : spec.faults) out += " --fault " + f;
+  for (const FaultSpec& f : spec.faults) out += " --fault " + f.str();
   if (spec.buggify) out += " --buggify";
   return out;
 }

@@ -161,8 +161,10 @@ int replay_command(int argc, char** argv) {
   LaunchOptions launch;
   add_launch_options(app, launch);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
-  if (backend != "fiber" && !runner::is_real_backend(backend)) {
-    return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
+  try {
+    runner::backend_named(backend);
+  } catch (const InvalidArgument& e) {
+    return usage_error(app.get_name(), std::string("--backend: ") + e.what());
   }
 
   // Read every case before running any: a malformed file is bad input (2).

@@ -38,13 +38,13 @@ std::vector<int64_t> parse_worlds(const std::string& text) {
   return worlds;
 }
 
+// The in-process backend (its ranks are not processes): the fiber backend.
 std::unique_ptr<runner::Backend> make_backend(const std::string& name) {
-  if (name == "fiber") {
-    SHARDSIM_CHECK_ARG(runner::have_fiber_backend(),
-                       "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
-    return runner::make_fiber_backend();
-  }
-  throw InvalidArgument("backend '" + name + "' is not available in this build (available: fiber)");
+  SHARDSIM_CHECK_ARG(!runner::backend_named(name).capabilities.rank_per_process, "backend '", name,
+                     "' runs through the launcher, not in this process");
+  SHARDSIM_CHECK_ARG(runner::have_fiber_backend(),
+                     "backend fiber is not in this build (configured with SHARDSIM_WITH_FIBERS=OFF)");
+  return runner::make_fiber_backend();
 }
 
 // Prints the closing line, writes the JUnit report; the exit status.
@@ -138,8 +138,10 @@ int run_command(int argc, char** argv) {
   runner::RunOverrides o;
   if (scenario_opt->count() > 0) o.scenario_glob = scenario;
   if (backend_opt->count() > 0) {
-    if (backend != "fiber" && backend != "gloo" && backend != "nccl") {
-      return usage_error(app.get_name(), "--backend '" + backend + "': expected fiber, gloo or nccl");
+    try {
+      runner::backend_named(backend);
+    } catch (const InvalidArgument& e) {
+      return usage_error(app.get_name(), std::string("--backend: ") + e.what());
     }
     o.backend = backend;
   }

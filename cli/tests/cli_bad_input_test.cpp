@@ -221,6 +221,22 @@ TEST(CliBadInput, RunOptionValues) {
                    {"command line", "more than 1000000 runs"});
 }
 
+// A fault naming a rank outside the run's world would only "not fire": it is
+// bad input, named with the fault, the rank, the world and the scenario.
+TEST(CliBadInput, FaultOutsideTheWorldIsRefused) {
+  expect_bad_input({"run", "--scenario", "complicated_dict", "--world", "4", "--fault",
+                    "exit:rank=99,collective=1"},
+                   {"exit:rank=99,collective=1", "rank 99", "world 4", "complicated_dict"});
+  expect_bad_input({"run", "--scenario", "complicated_dict", "--world", "4", "--backend", "gloo",
+                    "--fault", "exit:rank=99,collective=1"},
+                   {"rank 99", "world 4"});
+  // complicated_dict's default world is 4.
+  expect_bad_input({"run", "--scenario", "complicated_dict", "--fault", "crash:rank=4,collective=1"},
+                   {"crash:rank=4,collective=1", "rank 4", "world 4"});
+  expect_bad_input({"run", "--scenario", "complicated_dict", "--fault", "explode:rank=1"},
+                   {"--fault", "explode"});
+}
+
 TEST(CliBadInput, LayoutOptionValues) {
   expect_bad_input({"layout", "--shape", "7,5", "--mesh", "2x3"}, {"--placements"});
   expect_bad_input({"layout", "--shape", "7,x", "--mesh", "2", "--placements", "S0"}, {"--shape"});
@@ -284,6 +300,10 @@ TEST(CliBadInput, MalformedSuiteFiles) {
   expect_bad_suite("bad_fault.toml",
                    "[[test]]\nscenario = \"complicated_dict\"\nfaults = [\"explode:rank=1\"]\n",
                    {"bad_fault.toml", "explode"});
+  expect_bad_suite("fault_rank.toml",
+                   "[[test]]\nscenario = \"complicated_dict\"\nworlds = [4, 2]\n"
+                   "faults = [\"crash:rank=3,collective=1\"]\n",
+                   {"fault_rank.toml:1", "crash:rank=3,collective=1", "rank 3", "world 2"});
   expect_bad_suite("deep.toml", "x = " + std::string(5000, '[') + std::string(5000, ']') + "\n",
                    {"deep.toml:1"});
   // A few lines asking for 10^5 seeds x 20 worlds of every scenario.

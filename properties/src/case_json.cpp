@@ -641,7 +641,7 @@ std::string write_case_to_dir(const CaseFile& c, const std::string& dir, const s
 
 std::string replay_command_line(const std::string& path, const std::string& backend) {
   std::string cmd = "shardsim replay " + path;
-  if (backend != "fiber") cmd += " --backend " + backend;
+  if (backend != runner::RunSpec{}.backend) cmd += " --backend " + backend;
   return cmd;
 }
 

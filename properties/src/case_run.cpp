@@ -59,7 +59,9 @@ runner::RunSpec run_spec_from_case(const CaseFile& c, const std::string& backend
   spec.mesh = c.mesh;
   spec.seed = c.data_seed;
   spec.schedule_seed = c.schedule_seed;
-  spec.faults = c.faults;
+  for (size_t i = 0; i < c.faults.size(); ++i) {
+    spec.faults.push_back(runner::parse_fault_at(c.faults[i], "faults." + std::to_string(i)));
+  }
   if (c.expect != runner::Outcome::kPassed) spec.expect = c.expect;
   spec.origin = name.empty() ? "case" : name;
   return spec;
@@ -79,13 +81,14 @@ runner::RunResult failed(runner::RunResult r, const std::string& why) {
 runner::RunResult run_schedules(const CaseFile& c, const runner::Scenario& scenario,
                                    runner::Backend& backend, const std::string& name) {
   runner::RunSpec spec = run_spec_from_case(c, backend.name(), name);
-  if (backend.name() != "fiber") {
+  if (!backend.capabilities().scheduler) {
     runner::RunResult r;
     r.spec = spec;
     r.world = c.world;
     r.mesh = c.mesh;
     r.has_schedule = false;
-    r.reason = "schedule_independence needs the fiber scheduler; it runs on backend fiber only";
+    const std::string with = runner::backends_with(&runner::BackendCapabilities::scheduler);
+    r.reason = "schedule_independence needs the " + with + " scheduler; it runs on backend " + with + " only";
     return r;
   }
   runner::RunResult first;

@@ -72,7 +72,7 @@ class FiberBackend : public Backend {
     config.mesh_shape = spec.mesh;
     config.backend = "fiber";
 
-    auto plan = std::make_shared<FaultPlan>(parse_faults(spec.faults), spec.seed);
+    auto plan = std::make_shared<FaultPlan>(spec.faults, spec.seed);
     std::vector<RankRun> runs(static_cast<size_t>(spec.world));
     RunCache cache;
     const sim::WorldResult world = sim::run_world(options, [&](sim::RankEnv& env) {

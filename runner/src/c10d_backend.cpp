@@ -161,7 +161,7 @@ RunResult C10dBackend::run(const Scenario& scenario, const RunSpec& spec) {
     r.reason = w.reason;
     r.values = w.values;
     r.injected = w.injected;
-    const std::vector<FaultSpec> faults = parse_faults(spec.faults);
+    const std::vector<FaultSpec>& faults = spec.faults;
     for (size_t i : w.fired) {
       if (i < faults.size()) r.fired.push_back(faults[i]);
     }

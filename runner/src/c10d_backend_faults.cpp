@@ -129,7 +129,7 @@ FaultyRank apply_faults(const std::shared_ptr<Comm>& world, const std::shared_pt
                         const RunSpec& spec, size_t spec_index, int64_t rank) {
   FaultyRank out{world, host, nullptr};
   // run_spec has added buggify's faults to the spec already.
-  out.plan = std::make_shared<FaultPlan>(parse_faults(spec.faults), spec.seed);
+  out.plan = std::make_shared<FaultPlan>(spec.faults, spec.seed);
   if (!out.plan->empty()) {
     auto mine = std::make_shared<RankFaults>(out.plan, rank, real_sleep_ms);
     out.comm = make_faulty_comm(out.comm, mine);

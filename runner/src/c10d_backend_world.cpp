@@ -17,7 +17,6 @@ namespace shardsim::runner {
 
 using ::shardsim::detail::concat;
 
-bool is_real_backend(const std::string& backend) { return backend == "gloo" || backend == "nccl"; }
 
 bool have_real_backend(const std::string& backend) {
   return is_real_backend(backend) && c10d::backend_available(backend);
@@ -28,7 +27,6 @@ void check_real_specs(const std::vector<RunSpec>& specs) {
     if (!is_real_backend(s.backend)) continue;
     SHARDSIM_CHECK_ARG(have_real_backend(s.backend), "backend ", s.backend,
                        " is not available in this build");
-    check_faults(s);
   }
   real::test_kill_from_env();
 }
@@ -39,22 +37,6 @@ bool started_as_job_rank() {
 }
 
 namespace {
-
-// Keeps the backend's own result of the last spec (before run_spec applies
-// `expect`): what the launcher needs to judge the spec itself.
-class Recording : public Backend {
- public:
-  explicit Recording(Backend& inner) : inner_(inner) {}
-  std::string name() const override { return inner_.name(); }
-  RunResult run(const Scenario& scenario, const RunSpec& spec) override {
-    last = inner_.run(scenario, spec);
-    return last;
-  }
-  RunResult last;
-
- private:
-  Backend& inner_;
-};
 
 // Connects this process to its world from the environment (torchrun's or
 // Slurm's variables). The world and everything built on it are never
@@ -70,16 +52,9 @@ real::C10dBackend& join(const std::string& backend, const real::WorldTimeouts& t
 }
 
 RunResult skipped(const Scenario& scenario, RunSpec spec, int64_t world, const std::string& why) {
-  RunResult r;
   spec.world = world;
-  if (spec.mesh.empty()) spec.mesh = scenario.mesh_for(world);
-  r.spec = spec;
-  r.world = world;
-  r.mesh = spec.mesh;
-  r.verdict = RunResult::Verdict::kSkip;
-  r.reason = why;
-  r.has_schedule = spec.backend == "fiber";
-  return r;
+  return skipped_result(resolved_result(scenario, spec), why,
+                        backend_named(spec.backend).capabilities);
 }
 
 }  // namespace
@@ -107,6 +82,7 @@ JobReport run_as_job_rank(const std::vector<RunSpec>& specs, const ResultSink& s
     } else if (world != info.world_size) {
       skip[i] = concat("world ", world, " needs ", world, " ranks; this job has ", info.world_size);
     } else {
+      check_fault_ranks(s, world);  // before this rank joins the world
       runs.push_back(s);
     }
   }
@@ -169,13 +145,15 @@ int run_as_launched_worker(const std::vector<RunSpec>& specs, const std::vector<
     std::cerr << who << e.what() << std::endl;
     return 1;
   }
-  Recording recording(*world);
   for (size_t i : indices) {
     say(launcher::begin_line(i));
     world->set_run_index(i);
-    const RunResult r = run_spec(find(specs[i]), specs[i], recording);
-    RunResult raw = r.verdict == RunResult::Verdict::kSkip ? r : recording.last;
-    raw.seconds = r.seconds;
+    // The launcher judges the backend's own result (launcher::result_line carries it).
+    const Scenario& scenario = find(specs[i]);
+    const RunResult resolved = resolved_result(scenario, specs[i]);
+    const std::string why = skip_reason(scenario, resolved, world->capabilities());
+    const RunResult raw = why.empty() ? run_resolved(scenario, resolved, *world)
+                                      : skipped_result(resolved, why, world->capabilities());
     say(launcher::result_line(i, raw));
     if (world->stopped()) {
       // Rank 0 tells the launcher why; the others just go.

@@ -36,30 +36,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Judges a backend result as run_spec does (expect, world, mesh).
-class Prepared : public Backend {
- public:
-  Prepared(std::string name, RunResult r) : name_(std::move(name)), result_(std::move(r)) {}
-  std::string name() const override { return name_; }
-  RunResult run(const Scenario&, const RunSpec&) override { return result_; }
-
- private:
-  std::string name_;
-  RunResult result_;
-};
-
-struct WouldRun {};
-// Finds the specs run_spec would skip, without running anything.
-class Probe : public Backend {
- public:
-  explicit Probe(std::string name) : name_(std::move(name)) {}
-  std::string name() const override { return name_; }
-  RunResult run(const Scenario&, const RunSpec&) override { throw WouldRun{}; }
-
- private:
-  std::string name_;
-};
-
 std::string indent(const std::string& text, const std::string& by = "  ") {
   std::string out;
   std::istringstream in(text);
@@ -82,14 +58,16 @@ class Launcher {
     std::map<std::tuple<std::string, int64_t, double>, std::vector<size_t>> groups;
     for (size_t i = 0; i < specs_.size(); ++i) {
       const RunSpec& spec = specs_[i];
-      if (!is_real_backend(spec.backend)) continue;
+      const BackendCapabilities& can = backend_named(spec.backend).capabilities;
+      if (!can.rank_per_process) continue;
       const Scenario& scenario = find_(spec);
-      const int64_t world = spec.world > 0 ? spec.world : scenario.default_world;
-      try {
-        Probe probe(spec.backend);
-        results_[i] = run_spec(scenario, spec, probe);
+      const RunResult resolved = resolved_result(scenario, spec);
+      const int64_t world = resolved.world;
+      check_fault_ranks(spec, world);  // before any worker starts
+      const std::string why = skip_reason(scenario, resolved, can);
+      if (!why.empty()) {
+        results_[i] = skipped_result(resolved, why, can);
         continue;
-      } catch (const WouldRun&) {
       }
       if (world > options_.max_procs) {
         results_[i] = skipped(i, concat("world ", world, " needs ", world,
@@ -102,7 +80,7 @@ class Launcher {
     }
     for (size_t i = 0; i < specs_.size(); ++i) {
       if (!results_[i]) {
-        if (is_real_backend(specs_[i].backend)) {
+        if (backend_named(specs_[i].backend).capabilities.rank_per_process) {
           run_group(groups[group_of_[i]], std::get<1>(group_of_[i]));
         } else {
           if (!fiber_) {
@@ -132,19 +110,18 @@ class Launcher {
 
   RunResult skipped(size_t i, const std::string& why) {
     const RunSpec& spec = specs_[i];
-    RunResult r = resolved_result(find_(spec), spec);
-    r.verdict = RunResult::Verdict::kSkip;
-    r.reason = why;
-    r.has_schedule = false;
-    return r;
+    return skipped_result(resolved_result(find_(spec), spec), why,
+                          backend_named(spec.backend).capabilities);
   }
 
   void finalize(size_t i, RunResult raw) {
-    const double seconds = raw.seconds;
-    Prepared prepared(specs_[i].backend, std::move(raw));
-    RunResult r = run_spec(find_(specs_[i]), specs_[i], prepared);
-    r.seconds = seconds;
-    results_[i] = std::move(r);
+    const RunSpec& spec = specs_[i];
+    const Scenario& scenario = find_(spec);
+    const RunResult resolved = resolved_result(scenario, spec);
+    const BackendCapabilities& can = backend_named(spec.backend).capabilities;
+    const std::string why = skip_reason(scenario, resolved, can);
+    raw.has_schedule = can.scheduler;
+    results_[i] = why.empty() ? judge(resolved, std::move(raw)) : skipped_result(resolved, why, can);
   }
 
   void run_group(const std::vector<size_t>& group, int64_t world) {

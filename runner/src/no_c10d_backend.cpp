@@ -13,7 +13,6 @@ namespace {
 }
 }  // namespace
 
-bool is_real_backend(const std::string& backend) { return backend == "gloo" || backend == "nccl"; }
 bool have_real_backend(const std::string&) { return false; }
 void check_real_specs(const std::vector<RunSpec>& specs) {
   for (const RunSpec& s : specs) {

@@ -12,6 +12,8 @@
 #include <c10/util/Exception.h>
 
 #include "shardsim/core/digest.h"
+#include "shardsim/core/text.h"
+#include "shardsim/runner/real_backends.h"
 #include "shardsim/core/host_memory.h"
 
 namespace shardsim::runner {
@@ -97,13 +99,19 @@ int64_t collective_timeout_ms(const RunSpec& spec) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(s * 1000)));
 }
 
-void check_faults(const RunSpec& spec) {
-  for (const std::string& f : spec.faults) {
-    try {
-      parse_fault(f);
-    } catch (const InvalidArgument& e) {
-      throw InvalidArgument((spec.origin.empty() ? "" : spec.origin + ": ") + e.what());
-    }
+FaultSpec parse_fault_at(const std::string& text, const std::string& origin) {
+  try {
+    return parse_fault(text);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument((origin.empty() ? "" : origin + ": ") + e.what());
+  }
+}
+
+void check_fault_ranks(const RunSpec& spec, int64_t world) {
+  for (const FaultSpec& f : spec.faults) {
+    SHARDSIM_CHECK_ARG(f.rank < world, spec.origin.empty() ? "" : spec.origin + ": ", "fault '",
+                       f.str(), "' names rank ", f.rank, ", but scenario ", spec.scenario,
+                       " runs world ", world, " (ranks 0..", world - 1, ")");
   }
 }
 
@@ -170,37 +178,109 @@ RunResult resolved_result(const Scenario& scenario, const RunSpec& spec) {
   return r;
 }
 
-RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
-  RunResult r = resolved_result(scenario, spec);
-  r.has_schedule = backend.name() == "fiber";
-  std::string why = scenario.rejects(r.world, r.mesh);
-  if (why.empty() && scenario.needs_scheduler && backend.name() != "fiber") {
-    why = scenario.name + " needs the fiber scheduler; it runs on backend fiber only";
+bool BackendCapabilities::injects(FaultKind kind) const {
+  return std::find(fault_kinds.begin(), fault_kinds.end(), kind) != fault_kinds.end();
+}
+
+const std::vector<BackendDescription>& known_backends() {
+  static const std::vector<BackendDescription> all = [] {
+    const std::vector<FaultKind> every_kind = {
+        FaultKind::kCrash, FaultKind::kExit,  FaultKind::kSkip,  FaultKind::kMismatch,
+        FaultKind::kDelay, FaultKind::kJitter, FaultKind::kAlloc, FaultKind::kDiverge};
+    BackendDescription fiber{"fiber", {}};
+    fiber.capabilities.scheduler = true;
+    fiber.capabilities.virtual_time = true;
+    fiber.capabilities.buggify = true;
+    fiber.capabilities.fault_kinds = every_kind;
+    BackendDescription gloo{"gloo", {}};
+    gloo.capabilities.rank_per_process = true;
+    gloo.capabilities.fault_kinds = every_kind;
+    BackendDescription nccl = gloo;
+    nccl.name = "nccl";
+    return std::vector<BackendDescription>{fiber, gloo, nccl};
+  }();
+  return all;
+}
+
+const BackendDescription& backend_named(const std::string& name) {
+  std::string names;
+  for (const BackendDescription& b : known_backends()) {
+    if (b.name == name) return b;
+    names += (names.empty() ? "" : ", ") + b.name;
   }
-  if (why.empty() && spec.buggify && backend.name() != "fiber") {
-    why = "--buggify runs on backend fiber only";
+  throw InvalidArgument("unknown backend '" + one_line(name) + "' (" + names + ")");
+}
+
+bool is_real_backend(const std::string& backend) {
+  for (const BackendDescription& b : known_backends()) {
+    if (b.name == backend) return b.capabilities.rank_per_process;
   }
-  if (!why.empty()) {
-    r.verdict = RunResult::Verdict::kSkip;
-    r.reason = why;
-    return r;
+  return false;
+}
+
+std::string backends_with(bool BackendCapabilities::*capability) {
+  std::string names;
+  for (const BackendDescription& b : known_backends()) {
+    if (b.capabilities.*capability) names += (names.empty() ? "" : ", ") + b.name;
   }
-  RunSpec to_run = r.spec;
+  return names;
+}
+
+std::string skip_reason(const Scenario& scenario, const RunResult& resolved,
+                        const BackendCapabilities& can) {
+  std::string why = scenario.rejects(resolved.world, resolved.mesh);
+  if (why.empty() && scenario.needs_scheduler && !can.scheduler) {
+    const std::string with = backends_with(&BackendCapabilities::scheduler);
+    why = scenario.name + " needs the " + with + " scheduler; it runs on backend " + with + " only";
+  }
+  if (why.empty() && resolved.spec.buggify && !can.buggify) {
+    why = "--buggify runs on backend " + backends_with(&BackendCapabilities::buggify) + " only";
+  }
+  return why;
+}
+
+RunResult skipped_result(const RunResult& resolved, const std::string& why,
+                         const BackendCapabilities& can) {
+  RunResult r = resolved;
+  r.verdict = RunResult::Verdict::kSkip;
+  r.reason = why;
+  r.has_schedule = can.scheduler;
+  return r;
+}
+
+RunResult run_resolved(const Scenario& scenario, const RunResult& resolved, Backend& backend) {
+  const RunSpec& spec = resolved.spec;
+  RunSpec to_run = spec;
   if (spec.buggify) {
-    for (const FaultSpec& f : buggify_plan(spec.seed, r.world, collective_timeout_ms(spec))) {
-      to_run.faults.push_back(f.str());
+    for (const FaultSpec& f : buggify_plan(spec.seed, resolved.world, collective_timeout_ms(spec))) {
+      to_run.faults.push_back(f);
     }
   }
   const auto start = std::chrono::steady_clock::now();
   RunResult got = backend.run(scenario, to_run);
   const auto end = std::chrono::steady_clock::now();
-  got.spec = r.spec;
-  got.world = r.world;
-  got.mesh = r.mesh;
-  got.has_schedule = r.has_schedule;
+  got.spec = spec;
+  got.world = resolved.world;
+  got.mesh = resolved.mesh;
+  got.has_schedule = backend.capabilities().scheduler;
   got.seconds = std::chrono::duration<double>(end - start).count();
+  return got;
+}
+
+RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend) {
+  const RunResult resolved = resolved_result(scenario, spec);
+  const std::string why = skip_reason(scenario, resolved, backend.capabilities());
+  if (!why.empty()) return skipped_result(resolved, why, backend.capabilities());
+  return judge(resolved, run_resolved(scenario, resolved, backend));
+}
+
+RunResult judge(const RunResult& resolved, RunResult got) {
+  const RunSpec& spec = resolved.spec;
+  got.spec = spec;
+  got.world = resolved.world;
+  got.mesh = resolved.mesh;
   if (spec.buggify && !spec.expect) {
-    const std::vector<Outcome> explained = explained_outcomes(got.fired, r.world);
+    const std::vector<Outcome> explained = explained_outcomes(got.fired, resolved.world);
     if (std::find(explained.begin(), explained.end(), got.outcome) != explained.end()) {
       got.verdict = RunResult::Verdict::kPass;
     } else {
@@ -294,7 +374,7 @@ std::string rerun_command(const RunResult& r) {
   os << "shardsim run --scenario " << shell_quote(r.spec.scenario) << " --backend " << r.spec.backend
      << " --world " << r.world << " --mesh " << mesh_shape_str(r.mesh) << " --seed " << r.spec.seed;
   if (r.has_schedule) os << " --schedule-seed " << r.spec.effective_schedule_seed();
-  for (const std::string& f : r.spec.faults) os << " --fault " << shell_quote(f);
+  for (const FaultSpec& f : r.spec.faults) os << " --fault " << shell_quote(f.str());
   if (r.spec.expect) os << " --expect " << outcome_name(*r.spec.expect);
   if (r.spec.timeout_s > 0) os << " --timeout " << r.spec.timeout_s;
   if (r.spec.buggify) os << " --buggify";

@@ -159,6 +159,48 @@ std::vector<const Scenario*> ScenarioRegistry::match(const std::string& glob) co
   return out;
 }
 
+ScenarioBuilder::ScenarioBuilder(std::string name, std::function<void(ScenarioContext&)> body) {
+  scenario_.name = std::move(name);
+  scenario_.body = std::move(body);
+}
+ScenarioBuilder& ScenarioBuilder::summary(std::string line) {
+  scenario_.summary = std::move(line);
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::min_world(int64_t world) {
+  scenario_.min_world = world;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::max_world(int64_t world) {
+  scenario_.max_world = world;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::world_multiple(int64_t multiple) {
+  scenario_.world_multiple = multiple;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::default_world(int64_t world) {
+  scenario_.default_world = world;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::needs_scheduler() {
+  scenario_.needs_scheduler = true;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::default_mesh(std::function<Shape(int64_t world)> mesh, int64_t ndim) {
+  scenario_.default_mesh = std::move(mesh);
+  scenario_.mesh_ndim = ndim;
+  return *this;
+}
+ScenarioBuilder& ScenarioBuilder::mesh_ndim(int64_t ndim) {
+  scenario_.mesh_ndim = ndim;
+  return *this;
+}
+
+ScenarioBuilder define_scenario(std::string name, std::function<void(ScenarioContext&)> body) {
+  return ScenarioBuilder(std::move(name), std::move(body));
+}
+
 bool glob_match(const std::string& pattern, const std::string& text) {
   // Iterative matcher with backtracking to the last '*'.
   size_t p = 0, t = 0, star = std::string::npos, mark = 0;

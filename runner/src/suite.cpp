@@ -12,6 +12,7 @@
 
 #include "shardsim/core/error.h"
 #include "shardsim/core/text.h"
+#include "shardsim/runner/real_backends.h"
 
 namespace shardsim::runner {
 
@@ -101,7 +102,9 @@ SuiteEntry parse_entry(const toml::table& t, const std::string& path) {
         e.backends.push_back(b);
       });
     } else if (field == "fault" || field == "faults") {
-      each(node, where, field, [&](const toml::node& n) { e.faults.push_back(to_string(n, where, field)); });
+      each(node, where, field, [&](const toml::node& n) {
+        e.faults.push_back(parse_fault_at(to_string(n, where, field), e.origin));
+      });
     } else if (field == "expect") {
       try {
         e.expect = parse_outcome(to_string(node, where, field));
@@ -338,7 +341,7 @@ void check_meshes_fit(const std::vector<Shape>& meshes, const std::vector<int64_
 void add_runs(std::vector<RunSpec>& out, const Scenario& s, const std::vector<std::string>& backends,
               const std::vector<int64_t>& worlds, const std::vector<Shape>& meshes,
               const std::vector<uint64_t>& seeds, const std::vector<uint64_t>& schedule_seeds,
-              const std::vector<std::string>& faults, c10::optional<Outcome> expect, double timeout,
+              const std::vector<FaultSpec>& faults, c10::optional<Outcome> expect, double timeout,
               const std::string& origin) {
   const std::vector<int64_t> ws = worlds.empty() ? std::vector<int64_t>{0} : worlds;
   const std::vector<Shape> ms = meshes.empty() ? std::vector<Shape>{Shape{}} : meshes;
@@ -367,6 +370,8 @@ void add_runs(std::vector<RunSpec>& out, const Scenario& s, const std::vector<st
             spec.expect = expect;
             spec.timeout_s = timeout;
             spec.origin = origin;
+            // A world a real backend's job decides (torchrun, srun) is checked there.
+            if (w > 0 || !is_real_backend(b)) check_fault_ranks(spec, w > 0 ? w : s.default_world);
             out.push_back(spec);
           }
         }
@@ -397,7 +402,7 @@ std::vector<RunSpec> expand_suite(const Suite& suite, const ScenarioRegistry& re
       if (o.backend) backends = {*o.backend};
       std::vector<uint64_t> sched = e.schedule_seeds;
       if (o.schedule_seed) sched = {*o.schedule_seed};
-      std::vector<std::string> faults = e.faults;
+      std::vector<FaultSpec> faults = e.faults;
       faults.insert(faults.end(), o.faults.begin(), o.faults.end());
       add_runs(out, *s, backends, o.worlds.empty() ? e.worlds : o.worlds,
                o.mesh ? std::vector<Shape>{*o.mesh} : e.meshes, seeds_from(o, e.seeds), sched, faults,

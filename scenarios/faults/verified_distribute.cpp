@@ -39,10 +39,9 @@ void distribute_tensors_verified(ScenarioContext& ctx) {
 }  // namespace
 
 void register_fault_scenarios(ScenarioRegistry& r) {
-  r.add({"distribute_tensors_verified",
-         "distribute_tensors with verify: every rank's full tensors are checked to agree before "
-         "the slices are taken",
-         1, 0, 1, 2, false, nullptr, 0, distribute_tensors_verified});
+  r.add(define_scenario("distribute_tensors_verified", distribute_tensors_verified)
+            .summary("distribute_tensors with verify: every rank's full tensors are checked to agree before "
+                     "the slices are taken"));
 }
 
 }  // namespace shardsim::scenarios

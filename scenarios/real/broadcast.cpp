@@ -112,14 +112,14 @@ void distribute_rank0_wins(ScenarioContext& ctx) {
 }  // namespace
 
 void register_broadcast_scenarios(ScenarioRegistry& r) {
-  r.add({"broadcast_state_dict",
-         "rank 0 broadcasts its full state dict: DTensors (real and meta) keep their slice, plain tensors the full "
-         "value, with and without strict and cpu_offload",
-         1, 0, 1, 3, false, nullptr, 0, broadcast_from_rank0});
-  r.add({"distribute_state_dict",
-         "every rank holds a full state dict (perturbed off rank 0): DTensors take rank 0's slice, plain tensors the "
-         "rank's own",
-         1, 0, 1, 3, false, nullptr, 0, distribute_rank0_wins});
+  r.add(define_scenario("broadcast_state_dict", broadcast_from_rank0)
+            .summary("rank 0 broadcasts its full state dict: DTensors (real and meta) keep their slice, plain tensors the full "
+                     "value, with and without strict and cpu_offload")
+            .default_world(3));
+  r.add(define_scenario("distribute_state_dict", distribute_rank0_wins)
+            .summary("every rank holds a full state dict (perturbed off rank 0): DTensors take rank 0's slice, plain tensors the "
+                     "rank's own")
+            .default_world(3));
 }
 
 }  // namespace shardsim::scenarios

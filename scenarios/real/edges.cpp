@@ -159,15 +159,15 @@ void sharded_tensor_tilings(ScenarioContext& ctx) {
 }  // namespace
 
 void register_edge_scenarios(ScenarioRegistry& r) {
-  r.add({"uneven_shards",
-         "dims of 1..13 sharded on dim 0 or 1 over any world: short and empty shards match at::chunk and gather back",
-         1, 0, 1, 5, false, nullptr, 0, uneven_shards});
-  r.add({"zero_dim_and_empty",
-         "0-dim and zero-size tensors (plain and DTensor) through gather, create_cpu_state_dict + copy and offload",
-         1, 0, 1, 3, false, nullptr, 0, zero_dim_and_empty});
-  r.add({"sharded_tensor_tilings",
-         "ShardedTensors tiled row-wise, column-wise (reversed) and by random bisection gather by metadata offsets",
-         1, 0, 1, 3, false, nullptr, 0, sharded_tensor_tilings});
+  r.add(define_scenario("uneven_shards", uneven_shards)
+            .summary("dims of 1..13 sharded on dim 0 or 1 over any world: short and empty shards match at::chunk and gather back")
+            .default_world(5));
+  r.add(define_scenario("zero_dim_and_empty", zero_dim_and_empty)
+            .summary("0-dim and zero-size tensors (plain and DTensor) through gather, create_cpu_state_dict + copy and offload")
+            .default_world(3));
+  r.add(define_scenario("sharded_tensor_tilings", sharded_tensor_tilings)
+            .summary("ShardedTensors tiled row-wise, column-wise (reversed) and by random bisection gather by metadata offsets")
+            .default_world(3));
 }
 
 }  // namespace shardsim::scenarios

@@ -120,10 +120,10 @@ void fsdp_transformer_adam(ScenarioContext& ctx) {
 }  // namespace
 
 void register_fsdp_scenarios(ScenarioRegistry& r) {
-  r.add({"fsdp_transformer_adam",
-         "FSDP Shard(0) of a transformer layer's state dict with Adam state after two steps: gather, "
-         "full-checkpoint save to rank 0 on CPU, and load back with distribute_state_dict",
-         1, 0, 1, 4, false, nullptr, 0, fsdp_transformer_adam});
+  r.add(define_scenario("fsdp_transformer_adam", fsdp_transformer_adam)
+            .summary("FSDP Shard(0) of a transformer layer's state dict with Adam state after two steps: gather, "
+                     "full-checkpoint save to rank 0 on CPU, and load back with distribute_state_dict")
+            .default_world(4));
 }
 
 }  // namespace shardsim::scenarios

@@ -82,15 +82,21 @@ void distribute_gather_round_trip(ScenarioContext& ctx) {
 }  // namespace
 
 void register_mesh_scenarios(ScenarioRegistry& r) {
-  r.add({"hsdp_replicate_shard",
-         "HSDP: a model state dict as [Replicate, Shard(0)] on a 2-D mesh (default 2 x world/2) gathers to the full one",
-         2, 0, 2, 4, false, two_by_half, 2, hsdp});
-  r.add({"fsdp_tp_2d",
-         "FSDP+TP: a model state dict as [Shard(0), Shard(1)] on a 2-D mesh (biases replicated on TP) gathers to the full one",
-         2, 0, 2, 4, false, two_by_half, 2, fsdp_tp});
-  r.add({"distribute_gather_round_trip",
-         "every S0/S1/R/P combination on the run's mesh: distribute_tensor gives each rank its chunk, gather gives back the original",
-         1, 0, 1, 4, false, nullptr, 0, distribute_gather_round_trip});
+  r.add(define_scenario("hsdp_replicate_shard", hsdp)
+            .summary("HSDP: a model state dict as [Replicate, Shard(0)] on a 2-D mesh (default 2 x world/2) gathers to the full one")
+            .min_world(2)
+            .world_multiple(2)
+            .default_world(4)
+            .default_mesh(two_by_half, 2));
+  r.add(define_scenario("fsdp_tp_2d", fsdp_tp)
+            .summary("FSDP+TP: a model state dict as [Shard(0), Shard(1)] on a 2-D mesh (biases replicated on TP) gathers to the full one")
+            .min_world(2)
+            .world_multiple(2)
+            .default_world(4)
+            .default_mesh(two_by_half, 2));
+  r.add(define_scenario("distribute_gather_round_trip", distribute_gather_round_trip)
+            .summary("every S0/S1/R/P combination on the run's mesh: distribute_tensor gives each rank its chunk, gather gives back the original")
+            .default_world(4));
 }
 
 }  // namespace shardsim::scenarios

@@ -173,14 +173,12 @@ void cpu_offload_for_dtensor(ScenarioContext& ctx) {
 }  // namespace
 
 void register_seed_cpu_state_dict_scenarios(ScenarioRegistry& r) {
-  r.add({"create_cpu_state_dict",
-         "create_cpu_state_dict for every pin/share combination: similarity, copy into distinct CPU "
-         "storage, and the exactly-once release of page-locked shared memory",
-         1, 0, 1, 2, false, nullptr, 0, create_cpu_state_dict_scenario});
-  r.add({"cpu_offload_for_dtensor",
-         "create_cpu_state_dict of an 8x8 Shard(0) DTensor gives a CPU DTensor that copy_state_dict "
-         "(non_blocking) keeps equal to its source",
-         1, 0, 1, 2, false, nullptr, 0, cpu_offload_for_dtensor});
+  r.add(define_scenario("create_cpu_state_dict", create_cpu_state_dict_scenario)
+            .summary("create_cpu_state_dict for every pin/share combination: similarity, copy into distinct CPU "
+                     "storage, and the exactly-once release of page-locked shared memory"));
+  r.add(define_scenario("cpu_offload_for_dtensor", cpu_offload_for_dtensor)
+            .summary("create_cpu_state_dict of an 8x8 Shard(0) DTensor gives a CPU DTensor that copy_state_dict "
+                     "(non_blocking) keeps equal to its source"));
 }
 
 }  // namespace shardsim::scenarios

@@ -49,10 +49,9 @@ void distribute_tensors_scenario(ScenarioContext& ctx) {
 }  // namespace
 
 void register_seed_distribute_scenarios(ScenarioRegistry& r) {
-  r.add({"state_dict_util_distribute_tensors",
-         "distribute_tensors leaves an even and an uneven Shard(0) DTensor with their size and stride "
-         "and the paired full tensor as their value",
-         1, 0, 1, 2, false, nullptr, 0, distribute_tensors_scenario});
+  r.add(define_scenario("state_dict_util_distribute_tensors", distribute_tensors_scenario)
+            .summary("distribute_tensors leaves an even and an uneven Shard(0) DTensor with their size and stride "
+                     "and the paired full tensor as their value"));
 }
 
 }  // namespace shardsim::scenarios

@@ -106,18 +106,19 @@ void complicated_dict(ScenarioContext& ctx) {
 }  // namespace
 
 void register_seed_gather_scenarios(ScenarioRegistry& r) {
-  r.add({"gather_state_dict_dtensor",
-         "a Shard(0) DTensor of per-rank random 3x3x3 locals gathers to their concatenation, on the mesh's device",
-         1, 0, 1, 2, false, nullptr, 0, gather_state_dict_dtensor});
-  r.add({"gather_with_cpu_and_ranks_only",
-         "the same gather with cpu_offload and ranks_only=(0,2): ranks 0 and 2 get it on CPU, others {}",
-         3, 0, 1, 4, false, nullptr, 0, gather_with_cpu_and_ranks_only});
-  r.add({"cpu_and_ranks_only",
-         "offload_state_dict_to_cpu with ranks_only=(0,2): listed ranks get CPU copies, others {}",
-         3, 0, 1, 4, false, nullptr, 0, cpu_and_ranks_only});
-  r.add({"complicated_dict",
-         "a dict with a DTensor, a list of 10 DTensors interleaved with tensors, and a tensor gathers value for value",
-         1, 0, 1, 4, false, nullptr, 0, complicated_dict});
+  r.add(define_scenario("gather_state_dict_dtensor", gather_state_dict_dtensor)
+            .summary("a Shard(0) DTensor of per-rank random 3x3x3 locals gathers to their concatenation, on the mesh's device"));
+  r.add(define_scenario("gather_with_cpu_and_ranks_only", gather_with_cpu_and_ranks_only)
+            .summary("the same gather with cpu_offload and ranks_only=(0,2): ranks 0 and 2 get it on CPU, others {}")
+            .min_world(3)
+            .default_world(4));
+  r.add(define_scenario("cpu_and_ranks_only", cpu_and_ranks_only)
+            .summary("offload_state_dict_to_cpu with ranks_only=(0,2): listed ranks get CPU copies, others {}")
+            .min_world(3)
+            .default_world(4));
+  r.add(define_scenario("complicated_dict", complicated_dict)
+            .summary("a dict with a DTensor, a list of 10 DTensors interleaved with tensors, and a tensor gathers value for value")
+            .default_world(4));
 }
 
 }  // namespace shardsim::scenarios

@@ -14,6 +14,7 @@
 #include "shardsim/core/state_dict_utils.h"
 #include "shardsim/runner/run.h"
 #include "shardsim/runner/scenario.h"
+#include "shardsim/runner/suite.h"
 #include "shardsim/sim/accelerator.h"
 #include "shardsim/scenarios/builtin.h"
 #include "shardsim/runner/fiber_backend.h"
@@ -33,7 +34,7 @@ RunSpec spec_for(const std::string& scenario, int64_t world, std::vector<std::st
   spec.scenario = scenario;
   spec.world = world;
   spec.seed = seed;
-  spec.faults = std::move(faults);
+  spec.faults = parse_faults(faults);
   spec.expect = expect;
   return spec;
 }
@@ -114,7 +115,7 @@ TEST(FiberFaults, DelayPastTheTimeoutIsATimeoutInVirtualTimeAndWithinItPasses) {
   EXPECT_LT(wall, 2.0) << "virtual time, not wall time";
 
   RunSpec in_time = late;
-  in_time.faults = {"delay:rank=3,collective=1,ms=1999"};
+  in_time.faults = {parse_fault("delay:rank=3,collective=1,ms=1999")};
   const RunResult ok = run(in_time);
   EXPECT_EQ(ok.outcome, Outcome::kPassed) << all_text(ok);
   EXPECT_EQ(ok.values, run(spec_for("gather_state_dict_dtensor", 4, {})).values)
@@ -282,17 +283,53 @@ TEST(Outcomes, ExplainedOutcomesFollowTheFiredKinds) {
   EXPECT_FALSE(has(delay, Outcome::kFailed));
 }
 
-TEST(Outcomes, BadFaultsInASpecNameItsOrigin) {
-  RunSpec spec = spec_for("complicated_dict", 2, {"crash:rank=1"});
-  spec.origin = "faults.toml:12";
+TEST(Outcomes, BadFaultsInASuiteNameTheirLine) {
   try {
-    check_faults(spec);
+    parse_suite("title = \"t\"\n[[test]]\nscenario = \"complicated_dict\"\nfaults = [\"crash:rank=1\"]\n",
+                "faults.toml");
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_TRUE(
-        contains(e.what(), "faults.toml:12: fault 'crash:rank=1': missing key 'collective'"))
-        << e.what();
+    EXPECT_TRUE(contains(e.what(), "faults.toml:2: fault")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "fault 'crash:rank=1': missing key 'collective'")) << e.what();
   }
+}
+
+// A fault naming a rank outside the run's world is bad input, found when the
+// suite is expanded: for a world the entry gives and for the scenario's
+// default world alike (it would only "not fire").
+TEST(Outcomes, FaultOutsideTheWorldIsRefused) {
+  const Suite given = parse_suite(
+      "title = \"t\"\n[[test]]\nscenario = \"complicated_dict\"\nworlds = [4]\n"
+      "faults = [\"exit:rank=99,collective=1\"]\n",
+      "faults.toml");
+  try {
+    expand_suite(given, builtin_scenarios(), RunOverrides{});
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_TRUE(contains(e.what(), "faults.toml:2")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "fault 'exit:rank=99,collective=1' names rank 99")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "scenario complicated_dict runs world 4")) << e.what();
+  }
+  const Scenario* s = builtin_scenarios().find("complicated_dict");
+  ASSERT_NE(s, nullptr);
+  const std::string rank = std::to_string(s->default_world);  // the first rank past the default world
+  const Suite by_default = parse_suite(
+      "title = \"t\"\n[[test]]\nscenario = \"complicated_dict\"\nfaults = [\"crash:rank=" + rank +
+          ",collective=1\"]\n",
+      "faults.toml");
+  try {
+    expand_suite(by_default, builtin_scenarios(), RunOverrides{});
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_TRUE(contains(e.what(), "names rank " + rank)) << e.what();
+    EXPECT_TRUE(contains(e.what(), "runs world " + rank)) << e.what();
+  }
+  // The last rank of the world is in it.
+  const Suite last = parse_suite(
+      "title = \"t\"\n[[test]]\nscenario = \"complicated_dict\"\nworlds = [4]\n"
+      "faults = [\"exit:rank=3,collective=1\"]\n",
+      "faults.toml");
+  EXPECT_EQ(expand_suite(last, builtin_scenarios(), RunOverrides{}).size(), 1u);
 }
 
 }  // namespace

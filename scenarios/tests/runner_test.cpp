@@ -93,7 +93,7 @@ TEST(Runner, AssertionFailureIsFailedWithRankAndRerunCommand) {
   const std::string text = format_result(r);
   EXPECT_NE(text.find("rank 1: w: element 0"), std::string::npos) << text;
   EXPECT_NE(text.find("rerun: shardsim run --scenario fails_on_rank_1 --backend fiber --world 3 --mesh 3 "
-                      "--seed 7 --schedule-seed 7"),
+                     "--seed 7 --schedule-seed 7"),
             std::string::npos)
       << text;
 }

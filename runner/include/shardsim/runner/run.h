@@ -42,7 +42,7 @@ struct RunSpec {
   Shape mesh;                           // empty: the scenario's default mesh
   uint64_t seed = 1;                    // the data seed
   c10::optional<uint64_t> schedule_seed;  // default: the data seed
-  std::vector<std::string> faults;      // fault specs ("crash:rank=1,collective=2")
+  std::vector<FaultSpec> faults;        // parsed when the command line or suite is read
   c10::optional<Outcome> expect;        // the run passes when this is the outcome
   double timeout_s = 0;                 // collective timeout; 0 = backend default
   std::string origin;                   // "file.toml:12" or "command line"
@@ -59,9 +59,13 @@ constexpr double kDefaultCollectiveTimeoutS = 120;
 // The collective timeout of `spec` in milliseconds.
 int64_t collective_timeout_ms(const RunSpec& spec);
 
-// Parses every fault of `spec` (the ones buggify adds are drawn at run time).
-// Throws InvalidArgument naming the spec's origin and the bad fault.
-void check_faults(const RunSpec& spec);
+// Parses one fault given at `origin` ("file.toml:12", "--fault"). Throws
+// InvalidArgument naming the origin and the bad fault.
+FaultSpec parse_fault_at(const std::string& text, const std::string& origin);
+// Checks that every fault of `spec` names a rank of `world`, the world the
+// spec runs at (its own, or its scenario's default). Throws InvalidArgument
+// naming the spec's origin, the fault, the rank, the world and the scenario.
+void check_fault_ranks(const RunSpec& spec, int64_t world);
 
 // The outcomes that the fired faults explain (a run with no fault fired must pass).
 std::vector<Outcome> explained_outcomes(const std::vector<FaultSpec>& fired, int64_t world);
@@ -109,23 +113,63 @@ using ScenarioLookup = std::function<const Scenario&(const RunSpec&)>;
 // lookup); an unknown name is InvalidArgument pointing at `shardsim list`.
 ScenarioLookup lookup_in(const ScenarioRegistry& registry);
 
+// What a backend can do. The runner, the launcher and the CLI ask these
+// questions; no code outside a backend compares a backend's name.
+struct BackendCapabilities {
+  bool scheduler = false;         // a seeded scheduler: schedule= and trace= mean something
+  bool virtual_time = false;      // delays and timeouts pass in virtual time, not waited for
+  bool buggify = false;           // runs fault plans drawn from the seed (--buggify)
+  bool rank_per_process = false;  // each rank is a process (the launcher's, or a job's)
+  std::vector<FaultKind> fault_kinds;  // the fault kinds it injects
+  // Whether it injects faults of `kind`.
+  bool injects(FaultKind kind) const;
+};
+
+// A backend shardsim knows by name, built into this binary or not.
+struct BackendDescription {
+  std::string name;  // "fiber", "gloo", "nccl": the --backend word
+  BackendCapabilities capabilities;
+};
+// Every backend shardsim knows, in the order help texts list them.
+const std::vector<BackendDescription>& known_backends();
+// The backend called `name`. Throws InvalidArgument naming it and the known ones.
+const BackendDescription& backend_named(const std::string& name);
+// The names of the known backends that have `capability`, as "fiber" or "gloo, nccl".
+std::string backends_with(bool BackendCapabilities::*capability);
+
 class Backend {
  public:
   virtual ~Backend() = default;
+  // The --backend word of this backend.
   virtual std::string name() const = 0;
+  // What it can do (backend_named(name()).capabilities).
+  const BackendCapabilities& capabilities() const { return backend_named(name()).capabilities; }
   // Runs one spec of an accepted scenario; never throws for expected
   // outcomes (failures, deadlocks, ...).
   virtual RunResult run(const Scenario& scenario, const RunSpec& spec) = 0;
 };
 
-
-// Resolves world and mesh, checks the scenario accepts them (else a SKIP
-// result), runs it on `backend`, applies `expect`, and times it.
+// Resolves world and mesh, decides a skip (skip_reason), runs it on
+// `backend` (run_resolved) and judges the outcome (judge).
 RunResult run_spec(const Scenario& scenario, const RunSpec& spec, Backend& backend);
 
 // The result of `spec` before it runs: world and mesh resolved from the
 // scenario's defaults (in the result and its spec), nothing else set.
 RunResult resolved_result(const Scenario& scenario, const RunSpec& spec);
+// Why `resolved` does not run on a backend that can do `can` (the scenario
+// rejects its world or mesh, or needs what the backend lacks); empty when it
+// runs. Decided before anything runs.
+std::string skip_reason(const Scenario& scenario, const RunResult& resolved,
+                        const BackendCapabilities& can);
+// `resolved` as a SKIP result for `why`.
+RunResult skipped_result(const RunResult& resolved, const std::string& why,
+                         const BackendCapabilities& can);
+// The backend's own result of `resolved` (its outcome; no verdict yet): the
+// spec with buggify's faults added runs on `backend`, timed.
+RunResult run_resolved(const Scenario& scenario, const RunResult& resolved, Backend& backend);
+// `raw` (a backend's result of `resolved`) judged: the verdict from the
+// spec's `expect`, or from the faults that fired under buggify.
+RunResult judge(const RunResult& resolved, RunResult raw);
 
 // "PASS <scenario> backend=.. world=.. mesh=.. seed=.. schedule=.. trace=.. values=.. time=.."
 // followed, for FAIL and SKIP, by the reason on indented lines.

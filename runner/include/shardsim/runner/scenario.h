@@ -148,10 +148,50 @@ struct Scenario {
   std::string worlds_str() const;
 };
 
+// A scenario declared by named settings, so that a registration reads on its
+// own and says only what differs from the defaults (worlds 1+, default world
+// 2, a 1-D mesh, any backend):
+//
+//   registry.add(define_scenario("hsdp_replicate_shard", hsdp)
+//                    .summary("HSDP: ... gathers to the full one")
+//                    .min_world(2)
+//                    .world_multiple(2)
+//                    .default_world(4)
+//                    .default_mesh(two_by_half, 2));
+class ScenarioBuilder {
+ public:
+  ScenarioBuilder(std::string name, std::function<void(ScenarioContext&)> body);
+  // The one-line summary `shardsim list` shows.
+  ScenarioBuilder& summary(std::string line);
+  // The smallest world it accepts.
+  ScenarioBuilder& min_world(int64_t world);
+  // The largest world it accepts (default: no limit).
+  ScenarioBuilder& max_world(int64_t world);
+  // The world must be a multiple of `multiple`.
+  ScenarioBuilder& world_multiple(int64_t multiple);
+  // The world a run that names none uses.
+  ScenarioBuilder& default_world(int64_t world);
+  // Uses a fiber-only feature (a seeded schedule): skipped where a backend has no scheduler.
+  ScenarioBuilder& needs_scheduler();
+  // The mesh a run that names none uses at each world, and the dims it must have.
+  ScenarioBuilder& default_mesh(std::function<Shape(int64_t world)> mesh, int64_t ndim);
+  // The mesh dimensions a run's mesh must have (default: any).
+  ScenarioBuilder& mesh_ndim(int64_t ndim);
+  // The scenario declared so far.
+  const Scenario& scenario() const { return scenario_; }
+
+ private:
+  Scenario scenario_;
+};
+// Starts the declaration of scenario `name` running `body` on every rank.
+ScenarioBuilder define_scenario(std::string name, std::function<void(ScenarioContext&)> body);
+
 class ScenarioRegistry {
  public:
   // Throws Error on a duplicate name.
   void add(Scenario scenario);
+  // Adds the scenario `builder` declares. Throws Error on a duplicate name.
+  void add(const ScenarioBuilder& builder) { add(builder.scenario()); }
   const Scenario* find(const std::string& name) const;
   // Scenarios whose names match the glob (* and ?), in registration order.
   std::vector<const Scenario*> match(const std::string& glob) const;

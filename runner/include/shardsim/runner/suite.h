@@ -33,7 +33,7 @@ struct SuiteEntry {
   std::vector<uint64_t> seeds;
   std::vector<uint64_t> schedule_seeds;
   std::vector<std::string> backends;
-  std::vector<std::string> faults;
+  std::vector<FaultSpec> faults;
   c10::optional<Outcome> expect;
   double timeout_s = 0;
   std::string origin;  // "path:line"
@@ -59,7 +59,7 @@ struct RunOverrides {
   c10::optional<uint64_t> seed;
   int64_t seed_count = 0;  // --seeds K: seeds S..S+K-1 (0: not given)
   c10::optional<uint64_t> schedule_seed;
-  std::vector<std::string> faults;
+  std::vector<FaultSpec> faults;
   c10::optional<Outcome> expect;
   c10::optional<double> timeout_s;
 };
