@@ -7,6 +7,8 @@
 
 #include <c10/core/ScalarType.h>
 
+#include <nlohmann/json.hpp>
+
 #include "shardsim/checkpoint/safetensors.h"
 
 namespace shardsim::checkpoint::detail {
@@ -23,6 +25,11 @@ int safetensors_alignment_rank(c10::ScalarType dtype);
 // the limit and the file size. REQUIRES: first8.size() == 8 unless file_size < 8.
 int64_t header_length_from_prefix(std::string_view first8, int64_t file_size,
                                   const std::string& file);
+
+// Parses JSON text, rejecting duplicate keys in any object (safetensors
+// disallows them; nlohmann would silently keep the last). Errors read
+// "<what> is not valid JSON: ..." and "<what> has the key 'k' more than once".
+nlohmann::json parse_json_without_duplicates(std::string_view text, const std::string& what);
 
 // Parses and validates the JSON header (N bytes) against a data buffer of
 // `data_length` bytes.

@@ -92,42 +92,6 @@ int64_t non_negative_int64(const nlohmann::json& j, const std::string& what) {
   throw InvalidArgument(what + " is " + json_kind(j) + " (" + j.dump() + "), not an integer");
 }
 
-// Parses the header, rejecting duplicate keys in any object (the format
-// disallows them; nlohmann would silently keep the last).
-nlohmann::json parse_json_without_duplicates(std::string_view text, const std::string& file) {
-  std::vector<std::set<std::string>> keys_of_open_objects;
-  std::string duplicate;
-  auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    switch (event) {
-      case nlohmann::json::parse_event_t::object_start:
-        keys_of_open_objects.emplace_back();
-        break;
-      case nlohmann::json::parse_event_t::object_end:
-        if (!keys_of_open_objects.empty()) keys_of_open_objects.pop_back();
-        break;
-      case nlohmann::json::parse_event_t::key:
-        if (!keys_of_open_objects.empty() &&
-            !keys_of_open_objects.back().insert(parsed.get<std::string>()).second &&
-            duplicate.empty()) {
-          duplicate = parsed.get<std::string>();
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text.begin(), text.end(), callback);
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidArgument(file + ": the header is not valid JSON: " + e.what());
-  }
-  SHARDSIM_CHECK_ARG(duplicate.empty(), file, ": the header has the key ", quoted_name(duplicate),
-                     " more than once");
-  return header;
-}
-
 SafetensorsMetadata parse_metadata(const nlohmann::json& j, const std::string& file) {
   SafetensorsMetadata metadata;
   if (j.is_null()) return metadata;
@@ -208,6 +172,40 @@ c10::ScalarType parse_safetensors_dtype(const std::string& name) {
 
 namespace detail {
 
+nlohmann::json parse_json_without_duplicates(std::string_view text, const std::string& what) {
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  std::string duplicate;
+  auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    switch (event) {
+      case nlohmann::json::parse_event_t::object_start:
+        keys_of_open_objects.emplace_back();
+        break;
+      case nlohmann::json::parse_event_t::object_end:
+        if (!keys_of_open_objects.empty()) keys_of_open_objects.pop_back();
+        break;
+      case nlohmann::json::parse_event_t::key:
+        if (!keys_of_open_objects.empty() &&
+            !keys_of_open_objects.back().insert(parsed.get<std::string>()).second &&
+            duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  nlohmann::json parsed_text;
+  try {
+    parsed_text = nlohmann::json::parse(text.begin(), text.end(), callback);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(what + " is not valid JSON: " + e.what());
+  }
+  SHARDSIM_CHECK_ARG(duplicate.empty(), what, " has the key ", quoted_name(duplicate),
+                     " more than once");
+  return parsed_text;
+}
+
 int64_t safetensors_element_size(c10::ScalarType dtype) {
   const DtypeInfo* d = find_dtype(dtype);
   SHARDSIM_CHECK(d != nullptr, "safetensors_element_size: unsupported dtype ", dtype_name(dtype));
@@ -245,7 +243,7 @@ SafetensorsHeader parse_header(std::string_view json, int64_t data_length, const
                      json.empty() ? std::string("none: it is empty")
                                   : std::to_string(static_cast<unsigned char>(json[0])),
                      ")");
-  const nlohmann::json j = parse_json_without_duplicates(json, file);
+  const nlohmann::json j = detail::parse_json_without_duplicates(json, file + ": the header");
   SHARDSIM_CHECK_ARG(j.is_object(), file, ": the header is ", json_kind(j), ", not an object");
 
   for (auto it = j.begin(); it != j.end(); ++it) {

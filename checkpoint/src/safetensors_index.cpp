@@ -39,12 +39,7 @@ std::string safetensors_shard_name(const std::string& prefix, int64_t index, int
 
 SafetensorsContents read_safetensors_index(Env& env, const std::string& index_path) {
   const std::string text = env.read_file(index_path);
-  nlohmann::json index;
-  try {
-    index = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidArgument(index_path + ": the index is not valid JSON: " + e.what());
-  }
+  const nlohmann::json index = detail::parse_json_without_duplicates(text, index_path + ": the index");
   SHARDSIM_CHECK_ARG(index.is_object(), index_path, ": the index is not a JSON object");
   SHARDSIM_CHECK_ARG(index.contains("weight_map") && index.at("weight_map").is_object(),
                      index_path, ": the index has no \"weight_map\" object");

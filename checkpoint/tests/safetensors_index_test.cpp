@@ -157,6 +157,8 @@ TEST_F(SafetensorsIndexErrorTest, MalformedIndexes) {
   EXPECT_TRUE(contains(read_error(env_, "d/i.json"), "d/i.json: the index has no \"weight_map\" object"));
   write_index(R"({"weight_map":{"x":3}})");
   EXPECT_TRUE(contains(read_error(env_, "d/i.json"), "weight_map entry 'x' is not a file name string but 3"));
+  write_index(R"({"weight_map":{"x":"a.safetensors","x":"b.safetensors"}})");
+  EXPECT_TRUE(contains(read_error(env_, "d/i.json"), "d/i.json: the index has the key 'x' more than once"));
   write_index(R"({"weight_map":{"x":"../a.safetensors"}})");
   const std::string e = read_error(env_, "d/i.json");
   EXPECT_TRUE(contains(e, "weight_map puts tensor 'x' in '../a.safetensors', which is not a file "
