@@ -166,6 +166,45 @@ TEST(SafetensorsReadTest, ReadsThroughTheEnvAndReadsHeadersAlone) {
   EXPECT_THROW(read_safetensors(env, "missing.safetensors"), IoError);
 }
 
+// An Env that records which byte ranges are read, over a MemoryEnv.
+class RecordingEnv final : public Env {
+ public:
+  std::string read_file(const std::string& path) override {
+    whole_file_reads += 1;
+    return base.read_file(path);
+  }
+  std::string read_range(const std::string& path, int64_t offset, int64_t length) override {
+    ranges.emplace_back(offset, offset + length);
+    return base.read_range(path, offset, length);
+  }
+  int64_t file_size(const std::string& path) override { return base.file_size(path); }
+  bool exists(const std::string& path) override { return base.exists(path); }
+  void write_file_atomic(const std::string& path, std::string_view data) override {
+    base.write_file_atomic(path, data);
+  }
+  std::vector<std::string> list_dir(const std::string& path) override { return base.list_dir(path); }
+  void create_dirs(const std::string& path) override { base.create_dirs(path); }
+  void remove(const std::string& path) override { base.remove(path); }
+
+  MemoryEnv base;
+  int whole_file_reads = 0;
+  std::vector<std::pair<int64_t, int64_t>> ranges;  // [begin, end) of each read_range
+};
+
+TEST(SafetensorsReadTest, ReadsNoDataByteOfAFileWhoseHeaderIsBad) {
+  RecordingEnv env;
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,20]}})";  // b needs 16 bytes
+  env.base.write_file_atomic("bad.safetensors", file_of(header, std::string(1 << 20, '\x01')));
+  EXPECT_THROW(read_safetensors(env, "bad.safetensors"), InvalidArgument);
+  EXPECT_EQ(env.whole_file_reads, 0);
+  ASSERT_FALSE(env.ranges.empty());
+  for (const auto& [begin, end] : env.ranges) {
+    EXPECT_LE(end, 8 + static_cast<int64_t>(header.size())) << "read [" << begin << ", " << end << ")";
+  }
+}
+
 // --- Malformed files: each violation has its own message --------------------
 
 TEST(SafetensorsMalformedTest, FileTooShortForTheLength) {
