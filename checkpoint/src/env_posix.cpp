@@ -91,19 +91,6 @@ struct stat stat_or_throw(const std::string& path) {
 
 }  // namespace
 
-std::string join_file_path(const std::string& dir, const std::string& name) {
-  if (dir.empty()) return name;
-  if (dir.back() == '/') return dir + name;
-  return dir + "/" + name;
-}
-
-std::string parent_dir(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return "";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string PosixEnv::read_file(const std::string& path) {
   FileDescriptor fd(open_for_reading(path));
   struct stat st {};
@@ -123,19 +110,24 @@ std::string PosixEnv::read_file(const std::string& path) {
   return out;
 }
 
-std::string PosixEnv::read_range(const std::string& path, int64_t offset, int64_t length) {
+void PosixEnv::read_range_into(const std::string& path, int64_t offset, int64_t length, void* out) {
   SHARDSIM_CHECK_ARG(offset >= 0 && length >= 0, "read_range '", path, "': offset ", offset,
                      " and length ", length, " must not be negative");
   const int64_t end = checked_add(offset, length, "read_range '" + path + "': offset + length");
   FileDescriptor fd(open_for_reading(path));
-  std::string out(static_cast<size_t>(length), '\0');
-  int64_t got = pread_fully(fd.get(), path, out.data(), offset, length);
+  int64_t got = pread_fully(fd.get(), path, static_cast<char*>(out), offset, length);
   if (got != length) {
     throw IoError("read '" + path + "': bytes [" + std::to_string(offset) + ", " +
                       std::to_string(end) + ") run past the end of the file (got " +
                       std::to_string(got) + " of " + std::to_string(length) + " bytes)",
                   0);
   }
+}
+
+std::string PosixEnv::read_range(const std::string& path, int64_t offset, int64_t length) {
+  SHARDSIM_CHECK_ARG(length >= 0, "read_range '", path, "': length ", length, " must not be negative");
+  std::string out(static_cast<size_t>(length), '\0');
+  read_range_into(path, offset, length, out.data());
   return out;
 }
 

@@ -20,6 +20,21 @@ namespace shardsim::checkpoint {
 
 namespace detail {
 
+namespace {
+
+// Throws unless every byte of a BOOL tensor's data is 0 or 1 (other bytes
+// would make an at::Tensor of bool whose values are undefined).
+void check_bool_bytes(const SafetensorsEntry& e, const char* bytes, const std::string& file) {
+  if (e.dtype != c10::ScalarType::Bool) return;
+  for (int64_t i = 0; i < e.end - e.begin; ++i) {
+    SHARDSIM_CHECK_ARG(bytes[i] == 0 || bytes[i] == 1, file, ": tensor '", e.name,
+                       "': BOOL element ", i, " is byte ",
+                       static_cast<int>(static_cast<unsigned char>(bytes[i])), ", not 0 or 1");
+  }
+}
+
+}  // namespace
+
 Mapping tensors_from_data(const SafetensorsHeader& header, std::string_view data,
                           const std::string& file) {
   SHARDSIM_CHECK(static_cast<int64_t>(data.size()) == header.data_length,
@@ -28,17 +43,9 @@ Mapping tensors_from_data(const SafetensorsHeader& header, std::string_view data
   Mapping tensors;
   for (const SafetensorsEntry& e : header.entries) {
     at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
-    const size_t bytes = static_cast<size_t>(e.end - e.begin);
     const char* source = data.data() + e.begin;
-    if (e.dtype == c10::ScalarType::Bool) {
-      for (size_t i = 0; i < bytes; ++i) {
-        SHARDSIM_CHECK_ARG(source[i] == 0 || source[i] == 1, file, ": tensor '", e.name,
-                           "': BOOL element ", i, " is byte ",
-                           static_cast<int>(static_cast<unsigned char>(source[i])),
-                           ", not 0 or 1");
-      }
-    }
-    if (bytes > 0) std::memcpy(t.data_ptr(), source, bytes);
+    check_bool_bytes(e, source, file);
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), source, static_cast<size_t>(e.end - e.begin));
     tensors.set(e.name, Value(std::move(t)));
   }
   return tensors;
@@ -107,9 +114,15 @@ SafetensorsHeader read_safetensors_header(Env& env, const std::string& path) {
 
 SafetensorsContents read_safetensors(Env& env, const std::string& path) {
   SafetensorsHeader header = read_safetensors_header(env, path);
-  const std::string data = env.read_range(path, header.data_offset(), header.data_length);
   SafetensorsContents contents;
-  contents.tensors = detail::tensors_from_data(header, data, path);
+  // Each tensor's bytes go straight from the file into its memory.
+  for (const SafetensorsEntry& e : header.entries) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+    const int64_t bytes = e.end - e.begin;
+    if (bytes > 0) env.read_range_into(path, header.data_offset() + e.begin, bytes, t.data_ptr());
+    detail::check_bool_bytes(e, static_cast<const char*>(t.data_ptr()), path);
+    contents.tensors.set(e.name, Value(std::move(t)));
+  }
   contents.metadata = std::move(header.metadata);
   return contents;
 }

@@ -68,6 +68,17 @@ TEST_P(EnvTest, WritesAndReadsWholeFilesAndRanges) {
   EXPECT_FALSE(env_->exists(path("g")));
 }
 
+TEST_P(EnvTest, ReadsRangesIntoMemory) {
+  env_->write_file_atomic(path("f"), "abcdefgh");
+  char out[4] = {};
+  env_->read_range_into(path("f"), 2, 4, out);
+  EXPECT_EQ(std::string(out, 4), "cdef");
+  IoError short_read = io_error([&] { env_->read_range_into(path("f"), 6, 4, out); });
+  EXPECT_TRUE(contains(short_read.what(), "got 2 of 4 bytes")) << short_read.what();
+  IoError missing = io_error([&] { env_->read_range_into(path("g"), 0, 1, out); });
+  EXPECT_EQ(missing.error_number(), ENOENT) << missing.what();
+}
+
 TEST_P(EnvTest, AtomicWriteReplacesAndLeavesNoTemporaryFile) {
   env_->write_file_atomic(path("f"), "old contents");
   env_->write_file_atomic(path("f"), "new");

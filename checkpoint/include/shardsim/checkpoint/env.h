@@ -41,6 +41,9 @@ class Env {
   // Exactly `length` bytes from byte `offset` of `path`; IoError when the file
   // is shorter than offset + length. REQUIRES: offset >= 0, length >= 0.
   virtual std::string read_range(const std::string& path, int64_t offset, int64_t length) = 0;
+  // Like read_range, but into `out` (at least `length` bytes), so a reader can
+  // fill a tensor's memory without an intermediate copy. The default calls read_range.
+  virtual void read_range_into(const std::string& path, int64_t offset, int64_t length, void* out);
   // Size in bytes of the regular file at `path`.
   virtual int64_t file_size(const std::string& path) = 0;
   // Whether anything (file or directory) exists at `path`.
@@ -63,6 +66,7 @@ class PosixEnv final : public Env {
  public:
   std::string read_file(const std::string& path) override;
   std::string read_range(const std::string& path, int64_t offset, int64_t length) override;
+  void read_range_into(const std::string& path, int64_t offset, int64_t length, void* out) override;
   int64_t file_size(const std::string& path) override;
   bool exists(const std::string& path) override;
   void write_file_atomic(const std::string& path, std::string_view data) override;
