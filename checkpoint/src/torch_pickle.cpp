@@ -301,22 +301,28 @@ size_t Machine::rebuild_tensor(const std::vector<size_t>& args) {
   if (offset < 0 || offset > numel) {
     return bad("storage offset " + std::to_string(offset) + " is outside a storage of " + std::to_string(numel) + " elements");
   }
-  // The largest element index the view reaches, with checked arithmetic.
-  bool empty = false;
-  int64_t last = offset;
   for (size_t d = 0; d < sizes.size(); ++d) {
     if (sizes[d] < 0 || strides[d] < 0) return bad("negative size or stride in dim " + std::to_string(d));
-    if (sizes[d] == 0) empty = true;
   }
-  if (!empty) {
-    for (size_t d = 0; d < sizes.size(); ++d) {
-      last = checked_add(last, checked_mul(sizes[d] - 1, strides[d], "tensor extent"), "tensor extent");
+  // The view's element count and the largest element index it reaches, with
+  // checked arithmetic (a stride-0 view may be far larger than its storage).
+  try {
+    int64_t view_numel = 1;
+    for (int64_t size : sizes) view_numel = checked_mul(view_numel, size, "the view's element count");
+    int64_t last = offset;
+    for (size_t d = 0; d < sizes.size() && view_numel > 0; ++d) {
+      last = checked_add(last, checked_mul(sizes[d] - 1, strides[d], "the view's extent"), "the view's extent");
     }
-    if (last >= numel) {
-      return bad("the view reaches element " + std::to_string(last) + " of a storage of " + std::to_string(numel) + " elements");
+    if (view_numel > 0 && last >= numel) {
+      return bad("the view reaches element " + std::to_string(last) + " of a storage of " +
+                 std::to_string(numel) + " elements");
     }
+    o.tensor = storage.as_strided(sizes, strides, offset);
+  } catch (const InvalidArgument& e) {
+    return bad(e.what());
+  } catch (const c10::Error& e) {
+    return bad(e.what_without_backtrace());
   }
-  o.tensor = storage.as_strided(sizes, strides, offset);
   return make(std::move(o));
 }
 

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "shardsim/core/checked.h"
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
@@ -38,6 +40,12 @@ void check_crc(const detail::ZipEntry& entry, const void* data, const std::strin
 TorchSaveContents read_torch_save(Env& env, const std::string& path) {
   const detail::ZipDirectory zip = detail::read_zip_directory(env, path);
   const std::string prefix = archive_prefix(zip, path);
+  // Newer PyTorch records the byte order; shardsim reads little-endian data only.
+  if (const detail::ZipEntry* order = zip.find(prefix + "byteorder")) {
+    const std::string text = env.read_range(path, order->data_offset, std::min<int64_t>(order->size, 16));
+    SHARDSIM_CHECK_ARG(text == "little", path, ": entry '", order->name, "' says '", text,
+                       "'; only little-endian files are supported");
+  }
   const detail::ZipEntry& pickle_entry = *zip.find(prefix + "data.pkl");
   const std::string pickle = env.read_range(path, pickle_entry.data_offset, pickle_entry.size);
   check_crc(pickle_entry, pickle.data(), path);
