@@ -74,7 +74,8 @@ def cases():
     torch.manual_seed(16)
     out = {}
     out["plain"] = {"weight": torch.randn(3, 4), "count": 5, "lr": 0.125, "name": "plain",
-                    "flag": True, "nothing": None, "negative": -(2 ** 40)}
+                    "flag": True, "nothing": None, "negative": -(2 ** 40),
+                    "parameter": torch.nn.Parameter(torch.randn(2))}
     m = module()
     m.train()
     m(torch.randn(5, 4))  # running stats and num_batches_tracked move
