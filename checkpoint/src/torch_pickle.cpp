@@ -66,27 +66,49 @@ bool allowed_class(const std::string& name) {
 }
 
 enum class Kind {
-  kNone, kBool, kInt, kFloat, kString, kBytes, kList, kTuple, kDict,
+  kNone,
+  kBool,
+  kInt,
+  kFloat,
+  kString,
+  kBytes,
+  kList,
+  kTuple,
+  kDict,
   kClass,      // an allowed global (callable)
   kForbidden,  // a global outside the allow-list, or what calling it made
-  kStorage, kTensor,
+  kStorage,
+  kTensor,
 };
 
 const char* kind_word(Kind k) {
   switch (k) {
-    case Kind::kNone: return "None";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kBytes: return "bytes";
-    case Kind::kList: return "list";
-    case Kind::kTuple: return "tuple";
-    case Kind::kDict: return "dict";
-    case Kind::kClass: return "class";
-    case Kind::kForbidden: return "object";
-    case Kind::kStorage: return "storage";
-    case Kind::kTensor: return "tensor";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kList:
+      return "list";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kClass:
+      return "class";
+    case Kind::kForbidden:
+      return "object";
+    case Kind::kStorage:
+      return "storage";
+    case Kind::kTensor:
+      return "tensor";
   }
   return "?";
 }
@@ -96,12 +118,12 @@ struct Object {
   bool boolean = false;
   int64_t integer = 0;
   double real = 0;
-  std::string text;                              // str, bytes, or a class's "module.name"
-  std::vector<size_t> items;                     // list, tuple
+  std::string text;                                // str, bytes, or a class's "module.name"
+  std::vector<size_t> items;                       // list, tuple
   std::vector<std::pair<size_t, size_t>> entries;  // dict, in insertion order
-  c10::optional<size_t> metadata;                // dict: the `_metadata` attribute
-  at::Tensor tensor;                             // storage (1-D) or tensor view
-  std::string problem;                           // non-empty: an error to report at its key path
+  c10::optional<size_t> metadata;                  // dict: the `_metadata` attribute
+  at::Tensor tensor;                               // storage (1-D) or tensor view
+  std::string problem;                             // non-empty: an error to report at its key path
 };
 
 class Machine {
@@ -158,7 +180,8 @@ class Machine {
 };
 
 const char* Machine::take(size_t n) {
-  if (n > pickle_.size() - pos_) fail("needs ", n, " bytes, only ", pickle_.size() - pos_, " are left");
+  if (n > pickle_.size() - pos_)
+    fail("needs ", n, " bytes, only ", pickle_.size() - pos_, " are left");
   const char* p = pickle_.data() + pos_;
   pos_ += n;
   return p;
@@ -208,14 +231,18 @@ std::vector<size_t> Machine::pop_to_mark() {
 }
 
 void Machine::add_items(size_t target, const std::vector<size_t>& items) {
-  if (at(target).kind != Kind::kList) fail("APPEND(S) to a ", kind_word(at(target).kind), ", not a list");
+  if (at(target).kind != Kind::kList)
+    fail("APPEND(S) to a ", kind_word(at(target).kind), ", not a list");
   for (size_t id : items) at(target).items.push_back(id);
 }
 
 void Machine::set_items(size_t target, const std::vector<size_t>& items) {
-  if (at(target).kind != Kind::kDict) fail("SETITEM(S) on a ", kind_word(at(target).kind), ", not a dict");
-  if (items.size() % 2 != 0) fail("SETITEMS with an odd number (", items.size(), ") of keys and values");
-  for (size_t i = 0; i < items.size(); i += 2) at(target).entries.emplace_back(items[i], items[i + 1]);
+  if (at(target).kind != Kind::kDict)
+    fail("SETITEM(S) on a ", kind_word(at(target).kind), ", not a dict");
+  if (items.size() % 2 != 0)
+    fail("SETITEMS with an odd number (", items.size(), ") of keys and values");
+  for (size_t i = 0; i < items.size(); i += 2)
+    at(target).entries.emplace_back(items[i], items[i + 1]);
 }
 
 size_t Machine::push_global(const std::string& module, const std::string& name) {
@@ -239,7 +266,8 @@ size_t Machine::reduce(size_t callable, size_t args) {
   if (name == kOrderedDict) {
     Object o;
     o.kind = Kind::kDict;
-    if (!arguments.empty()) o.problem = "collections.OrderedDict called with arguments; torch.save writes OrderedDict()";
+    if (!arguments.empty())
+      o.problem = "collections.OrderedDict called with arguments; torch.save writes OrderedDict()";
     return make(std::move(o));
   }
   if (name == kRebuildTensor) return rebuild_tensor(arguments);
@@ -271,7 +299,8 @@ size_t Machine::rebuild_tensor(const std::vector<size_t>& args) {
   if (args.size() != 6 && args.size() != 7) {
     return bad("takes 6 or 7 arguments, got " + std::to_string(args.size()));
   }
-  if (at(args[0]).kind != Kind::kStorage) return bad(std::string("argument 1 is a ") + kind_word(at(args[0]).kind) + ", not a storage");
+  if (at(args[0]).kind != Kind::kStorage)
+    return bad(std::string("argument 1 is a ") + kind_word(at(args[0]).kind) + ", not a storage");
   if (at(args[1]).kind != Kind::kInt) return bad("the storage offset is not an int");
   auto ints = [&](size_t id, std::vector<int64_t>* out) {
     if (at(id).kind != Kind::kTuple) return false;
@@ -285,13 +314,16 @@ size_t Machine::rebuild_tensor(const std::vector<size_t>& args) {
   if (!ints(args[2], &sizes)) return bad("the size is not a tuple of ints");
   if (!ints(args[3], &strides)) return bad("the stride is not a tuple of ints");
   if (sizes.size() != strides.size()) {
-    return bad("size has " + std::to_string(sizes.size()) + " dims, stride " + std::to_string(strides.size()));
+    return bad("size has " + std::to_string(sizes.size()) + " dims, stride " +
+               std::to_string(strides.size()));
   }
   const Object& hooks = at(args[5]);
-  if (hooks.kind != Kind::kDict || !hooks.entries.empty()) return bad("backward hooks are not supported");
+  if (hooks.kind != Kind::kDict || !hooks.entries.empty())
+    return bad("backward hooks are not supported");
   if (args.size() == 7) {
     const Object& metadata = at(args[6]);
-    if (!(metadata.kind == Kind::kNone || (metadata.kind == Kind::kDict && metadata.entries.empty()))) {
+    if (!(metadata.kind == Kind::kNone ||
+          (metadata.kind == Kind::kDict && metadata.entries.empty()))) {
       return bad("tensor metadata (Python attributes of a tensor) are not supported");
     }
   }
@@ -299,19 +331,23 @@ size_t Machine::rebuild_tensor(const std::vector<size_t>& args) {
   const int64_t offset = at(args[1]).integer;
   const int64_t numel = storage.numel();
   if (offset < 0 || offset > numel) {
-    return bad("storage offset " + std::to_string(offset) + " is outside a storage of " + std::to_string(numel) + " elements");
+    return bad("storage offset " + std::to_string(offset) + " is outside a storage of " +
+               std::to_string(numel) + " elements");
   }
   for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] < 0 || strides[d] < 0) return bad("negative size or stride in dim " + std::to_string(d));
+    if (sizes[d] < 0 || strides[d] < 0)
+      return bad("negative size or stride in dim " + std::to_string(d));
   }
   // The view's element count and the largest element index it reaches, with
   // checked arithmetic (a stride-0 view may be far larger than its storage).
   try {
     int64_t view_numel = 1;
-    for (int64_t size : sizes) view_numel = checked_mul(view_numel, size, "the view's element count");
+    for (int64_t size : sizes)
+      view_numel = checked_mul(view_numel, size, "the view's element count");
     int64_t last = offset;
     for (size_t d = 0; d < sizes.size() && view_numel > 0; ++d) {
-      last = checked_add(last, checked_mul(sizes[d] - 1, strides[d], "the view's extent"), "the view's extent");
+      last = checked_add(last, checked_mul(sizes[d] - 1, strides[d], "the view's extent"),
+                         "the view's extent");
     }
     if (view_numel > 0 && last >= numel) {
       return bad("the view reaches element " + std::to_string(last) + " of a storage of " +
@@ -330,7 +366,8 @@ void Machine::build(size_t target, size_t state) {
   Object& t = at(target);
   if (t.kind == Kind::kForbidden) return;  // reported by name when converted
   if (t.kind != Kind::kDict || at(state).kind != Kind::kDict) {
-    t.problem = std::string("BUILD (setting attributes) on a ") + kind_word(t.kind) + " is not supported";
+    t.problem =
+        std::string("BUILD (setting attributes) on a ") + kind_word(t.kind) + " is not supported";
     return;
   }
   for (const auto& [key, value] : at(state).entries) {
@@ -352,11 +389,14 @@ size_t Machine::load_persistent(size_t pid) {
   const Object& key = at(id.items[2]);
   const Object& location = at(id.items[3]);
   const Object& numel = at(id.items[4]);
-  if (tag.kind != Kind::kString || tag.text != "storage") fail("a persistent id not tagged 'storage'");
+  if (tag.kind != Kind::kString || tag.text != "storage")
+    fail("a persistent id not tagged 'storage'");
   if (type.kind != Kind::kClass || !storage_dtype(type.text)) {
-    fail("a persistent id whose storage type is '", type.text, "', not a torch.<dtype>Storage shardsim knows");
+    fail("a persistent id whose storage type is '", type.text,
+         "', not a torch.<dtype>Storage shardsim knows");
   }
-  if (key.kind != Kind::kString || location.kind != Kind::kString || numel.kind != Kind::kInt || numel.integer < 0) {
+  if (key.kind != Kind::kString || location.kind != Kind::kString || numel.kind != Kind::kInt ||
+      numel.integer < 0) {
     fail("a persistent id whose key, location or numel is malformed");
   }
   StorageId storage{*storage_dtype(type.text), key.text, location.text, numel.integer};
@@ -364,8 +404,8 @@ size_t Machine::load_persistent(size_t pid) {
   if (found != storages_.end()) {
     const at::Tensor& have = at(found->second).tensor;
     if (have.scalar_type() != storage.dtype || have.numel() != storage.numel) {
-      fail("storage '", storage.key, "' is used as ", dtype_name(have.scalar_type()), "[", have.numel(),
-           "] and as ", dtype_name(storage.dtype), "[", storage.numel, "]");
+      fail("storage '", storage.key, "' is used as ", dtype_name(have.scalar_type()), "[",
+           have.numel(), "] and as ", dtype_name(storage.dtype), "[", storage.numel, "]");
     }
     return found->second;
   }
@@ -397,33 +437,52 @@ size_t Machine::run() {
     switch (op) {
       case 0x80: {  // PROTO
         const auto version = static_cast<unsigned char>(*take(1));
-        if (version < 2 || version > 5) fail("pickle protocol ", int{version}, " is not supported (2 to 5 are)");
+        if (version < 2 || version > 5)
+          fail("pickle protocol ", int{version}, " is not supported (2 to 5 are)");
         break;
       }
-      case 0x95: take(8); break;  // FRAME: a length hint only
-      case '.': {                 // STOP
+      case 0x95:
+        take(8);
+        break;     // FRAME: a length hint only
+      case '.': {  // STOP
         const size_t result = pop();
         return result;
       }
-      case '(': marks_.push_back(stack_.size()); break;  // MARK
-      case '0': pop(); break;                            // POP
-      case '1': pop_to_mark(); break;                    // POP_MARK
-      case '2': stack_.push_back(top()); break;          // DUP
-      case 'N': stack_.push_back(make(object(Kind::kNone))); break;
-      case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
+      case '(':
+        marks_.push_back(stack_.size());
+        break;  // MARK
+      case '0':
+        pop();
+        break;  // POP
+      case '1':
+        pop_to_mark();
+        break;  // POP_MARK
+      case '2':
+        stack_.push_back(top());
+        break;  // DUP
+      case 'N':
+        stack_.push_back(make(object(Kind::kNone)));
+        break;
+      case 0x88:
+      case 0x89: {  // NEWTRUE, NEWFALSE
         Object o = object(Kind::kBool);
         o.boolean = op == 0x88;
         stack_.push_back(make(std::move(o)));
         break;
       }
-      case 'J': case 'K': case 'M': {  // BININT, BININT1, BININT2
+      case 'J':
+      case 'K':
+      case 'M': {  // BININT, BININT1, BININT2
         Object o = object(Kind::kInt);
-        if (op == 'J') o.integer = static_cast<int32_t>(static_cast<uint32_t>(take_le(4)));
-        else o.integer = static_cast<int64_t>(take_le(op == 'K' ? 1 : 2));
+        if (op == 'J')
+          o.integer = static_cast<int32_t>(static_cast<uint32_t>(take_le(4)));
+        else
+          o.integer = static_cast<int64_t>(take_le(op == 'K' ? 1 : 2));
         stack_.push_back(make(std::move(o)));
         break;
       }
-      case 0x8a: case 0x8b: {  // LONG1, LONG4: little-endian two's complement
+      case 0x8a:
+      case 0x8b: {  // LONG1, LONG4: little-endian two's complement
         const uint64_t length = take_le(op == 0x8a ? 1 : 4);
         if (length > 8) fail("an int of ", length, " bytes does not fit in 64 bits");
         Object o = object(Kind::kInt);
@@ -442,27 +501,46 @@ size_t Machine::run() {
         stack_.push_back(make(std::move(o)));
         break;
       }
-      case 'X': case 0x8c: case 0x8d: case 'B': case 'C': {  // BINUNICODE(8), SHORT_BINUNICODE, (SHORT_)BINBYTES
+      case 'X':
+      case 0x8c:
+      case 0x8d:
+      case 'B':
+      case 'C': {  // BINUNICODE(8), SHORT_BINUNICODE, (SHORT_)BINBYTES
         const int width = op == 'X' || op == 'B' ? 4 : op == 0x8d ? 8 : 1;
         const uint64_t length = take_le(width);
-        if (length > pickle_.size() - pos_) fail("a string of ", length, " bytes runs past the end of the pickle");
+        if (length > pickle_.size() - pos_)
+          fail("a string of ", length, " bytes runs past the end of the pickle");
         Object o = object(op == 'B' || op == 'C' ? Kind::kBytes : Kind::kString);
         o.text = std::string(take(static_cast<size_t>(length)), static_cast<size_t>(length));
         stack_.push_back(make(std::move(o)));
         break;
       }
-      case '}': stack_.push_back(make(object(Kind::kDict))); break;   // EMPTY_DICT
-      case ']': stack_.push_back(make(object(Kind::kList))); break;   // EMPTY_LIST
-      case ')': stack_.push_back(make(object(Kind::kTuple))); break;  // EMPTY_TUPLE
-      case 't': case 'l': case 'd': {  // TUPLE, LIST, DICT from the mark
+      case '}':
+        stack_.push_back(make(object(Kind::kDict)));
+        break;  // EMPTY_DICT
+      case ']':
+        stack_.push_back(make(object(Kind::kList)));
+        break;  // EMPTY_LIST
+      case ')':
+        stack_.push_back(make(object(Kind::kTuple)));
+        break;  // EMPTY_TUPLE
+      case 't':
+      case 'l':
+      case 'd': {  // TUPLE, LIST, DICT from the mark
         std::vector<size_t> items = pop_to_mark();
-        const size_t made = make(object(op == 't' ? Kind::kTuple : op == 'l' ? Kind::kList : Kind::kDict));
-        if (op == 'd') set_items(made, items);
-        else at(made).items = std::move(items);
+        const size_t made = make(object(op == 't'   ? Kind::kTuple
+                                        : op == 'l' ? Kind::kList
+                                                    : Kind::kDict));
+        if (op == 'd')
+          set_items(made, items);
+        else
+          at(made).items = std::move(items);
         stack_.push_back(made);
         break;
       }
-      case 0x85: case 0x86: case 0x87: {  // TUPLE1, TUPLE2, TUPLE3
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1, TUPLE2, TUPLE3
         const size_t n = op - 0x84;
         Object o = object(Kind::kTuple);
         o.items.resize(n);
@@ -500,7 +578,8 @@ size_t Machine::run() {
       case 0x93: {  // STACK_GLOBAL
         const size_t name = pop();
         const size_t module = pop();
-        if (at(name).kind != Kind::kString || at(module).kind != Kind::kString) fail("STACK_GLOBAL needs two strings");
+        if (at(name).kind != Kind::kString || at(module).kind != Kind::kString)
+          fail("STACK_GLOBAL needs two strings");
         stack_.push_back(push_global(at(module).text, at(name).text));
         break;
       }
@@ -515,7 +594,8 @@ size_t Machine::run() {
         const size_t cls = pop();
         Object o = object(Kind::kForbidden);
         o.text = at(cls).text;
-        if (at(cls).kind != Kind::kForbidden) o.problem = "NEWOBJ of " + at(cls).text + " is not supported";
+        if (at(cls).kind != Kind::kForbidden)
+          o.problem = "NEWOBJ of " + at(cls).text + " is not supported";
         stack_.push_back(make(std::move(o)));
         break;
       }
@@ -529,11 +609,21 @@ size_t Machine::run() {
         stack_.push_back(load_persistent(pid));
         break;
       }
-      case 'q': memo_put(take_le(1)); break;  // BINPUT
-      case 'r': memo_put(take_le(4)); break;  // LONG_BINPUT
-      case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-      case 'h': stack_.push_back(memo_get(take_le(1))); break;  // BINGET
-      case 'j': stack_.push_back(memo_get(take_le(4))); break;  // LONG_BINGET
+      case 'q':
+        memo_put(take_le(1));
+        break;  // BINPUT
+      case 'r':
+        memo_put(take_le(4));
+        break;  // LONG_BINPUT
+      case 0x94:
+        memo_put(memo_.size());
+        break;  // MEMOIZE
+      case 'h':
+        stack_.push_back(memo_get(take_le(1)));
+        break;  // BINGET
+      case 'j':
+        stack_.push_back(memo_get(take_le(4)));
+        break;  // LONG_BINGET
       default: {
         const bool printable = op >= 0x20 && op < 0x7f;
         fail("opcode 0x", std::hex, int{op}, std::dec,
@@ -551,20 +641,33 @@ Value Machine::convert(size_t id, const std::string& path, int depth, TorchSaveC
   const Object& o = objects_[id];
   if (!o.problem.empty()) fail_at(path, o.problem);
   switch (o.kind) {
-    case Kind::kNone: return Value(None{});
-    case Kind::kBool: return Value(o.boolean);
-    case Kind::kInt: return Value(o.integer);
-    case Kind::kFloat: return Value(o.real);
-    case Kind::kString: return Value(o.text);
-    case Kind::kBytes: return Value(Bytes{o.text});
-    case Kind::kTensor: return Value(o.tensor);
-    case Kind::kStorage: fail_at(path, "a bare storage (not inside a tensor) is not supported");
-    case Kind::kClass: fail_at(path, "the class ", o.text, " as a value is not supported");
+    case Kind::kNone:
+      return Value(None{});
+    case Kind::kBool:
+      return Value(o.boolean);
+    case Kind::kInt:
+      return Value(o.integer);
+    case Kind::kFloat:
+      return Value(o.real);
+    case Kind::kString:
+      return Value(o.text);
+    case Kind::kBytes:
+      return Value(Bytes{o.text});
+    case Kind::kTensor:
+      return Value(o.tensor);
+    case Kind::kStorage:
+      fail_at(path, "a bare storage (not inside a tensor) is not supported");
+    case Kind::kClass:
+      fail_at(path, "the class ", o.text, " as a value is not supported");
     case Kind::kForbidden:
-      fail_at(path, "an object of class ", o.text,
-              ", which is not allowed (allowed: collections.OrderedDict, torch tensors and parameters, "
-              "torch.<dtype>Storage)");
-    case Kind::kList: case Kind::kTuple: case Kind::kDict: break;
+      fail_at(
+          path, "an object of class ", o.text,
+          ", which is not allowed (allowed: collections.OrderedDict, torch tensors and parameters, "
+          "torch.<dtype>Storage)");
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kDict:
+      break;
   }
   converting_[id] = true;
   Value result;
@@ -578,14 +681,18 @@ Value Machine::convert(size_t id, const std::string& path, int depth, TorchSaveC
       } else if (key.kind == Kind::kInt) {
         key_text = std::to_string(key.integer);
       } else {
-        fail_at(path, "a dict key of type ", kind_word(key.kind), "; only str and int keys are supported");
+        fail_at(path, "a dict key of type ", kind_word(key.kind),
+                "; only str and int keys are supported");
       }
       const std::string key_path = join_path(path, key_text);
-      if (mapping.contains(key_text)) fail_at(key_path, "the key appears twice (as str and as int?)");
+      if (mapping.contains(key_text))
+        fail_at(key_path, "the key appears twice (as str and as int?)");
       if (key.kind == Kind::kInt) out.int_key_paths.push_back(key_path);
       mapping.set(key_text, convert(value_id, key_path, depth + 1, out));
     }
-    if (o.metadata) out.module_metadata.set(path, convert(*o.metadata, join_path(path, "_metadata"), depth + 1, out));
+    if (o.metadata)
+      out.module_metadata.set(path,
+                              convert(*o.metadata, join_path(path, "_metadata"), depth + 1, out));
     result = Value(std::move(mapping));
   } else {
     std::vector<Value> items;

@@ -31,8 +31,9 @@ std::string archive_prefix(const detail::ZipDirectory& zip, const std::string& p
 
 void check_crc(const detail::ZipEntry& entry, const void* data, const std::string& path) {
   const uint32_t crc = detail::crc32_of(data, entry.size);
-  SHARDSIM_CHECK_ARG(crc == entry.crc32, path, ": entry '", entry.name, "': CRC-32 of the data is 0x",
-                     std::hex, crc, ", the central directory says 0x", entry.crc32);
+  SHARDSIM_CHECK_ARG(crc == entry.crc32, path, ": entry '", entry.name,
+                     "': CRC-32 of the data is 0x", std::hex, crc,
+                     ", the central directory says 0x", entry.crc32);
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ TorchSaveContents read_torch_save(Env& env, const std::string& path) {
   const std::string prefix = archive_prefix(zip, path);
   // Newer PyTorch records the byte order; shardsim reads little-endian data only.
   if (const detail::ZipEntry* order = zip.find(prefix + "byteorder")) {
-    const std::string text = env.read_range(path, order->data_offset, std::min<int64_t>(order->size, 16));
+    const std::string text =
+        env.read_range(path, order->data_offset, std::min<int64_t>(order->size, 16));
     SHARDSIM_CHECK_ARG(text == "little", path, ": entry '", order->name, "' says '", text,
                        "'; only little-endian files are supported");
   }
@@ -53,9 +55,11 @@ TorchSaveContents read_torch_save(Env& env, const std::string& path) {
   const detail::StorageLoader load = [&](const detail::StorageId& id) {
     const std::string name = prefix + "data/" + id.key;
     const detail::ZipEntry* entry = zip.find(name);
-    SHARDSIM_CHECK_ARG(entry != nullptr, path, ": storage '", id.key, "' has no entry '", name, "'");
+    SHARDSIM_CHECK_ARG(entry != nullptr, path, ": storage '", id.key, "' has no entry '", name,
+                       "'");
     const int64_t element_size = static_cast<int64_t>(c10::elementSize(id.dtype));
-    const int64_t bytes = checked_mul(id.numel, element_size, path + ": storage '" + id.key + "' bytes");
+    const int64_t bytes =
+        checked_mul(id.numel, element_size, path + ": storage '" + id.key + "' bytes");
     SHARDSIM_CHECK_ARG(bytes == entry->size, path, ": entry '", name, "' is ", entry->size,
                        " bytes, but storage '", id.key, "' is ", id.numel, " elements of ",
                        dtype_name(id.dtype), " (", bytes, " bytes)");

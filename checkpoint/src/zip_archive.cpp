@@ -38,8 +38,12 @@ uint64_t little_endian(const std::string& bytes, size_t at, int width) {
   }
   return n;
 }
-uint16_t u16(const std::string& b, size_t at) { return static_cast<uint16_t>(little_endian(b, at, 2)); }
-uint32_t u32(const std::string& b, size_t at) { return static_cast<uint32_t>(little_endian(b, at, 4)); }
+uint16_t u16(const std::string& b, size_t at) {
+  return static_cast<uint16_t>(little_endian(b, at, 2));
+}
+uint32_t u32(const std::string& b, size_t at) {
+  return static_cast<uint32_t>(little_endian(b, at, 4));
+}
 
 // A 64-bit field as int64_t; InvalidArgument when it does not fit.
 int64_t u64_as_size(const std::string& b, size_t at, const std::string& what) {
@@ -106,9 +110,9 @@ DirectoryLocation find_directory(Env& env, const std::string& path, int64_t file
       return where;
     }
   }
-  SHARDSIM_CHECK_ARG(where.entries != 0xffff && where.size != 0xffffffff &&
-                         where.offset != 0xffffffff,
-                     path, ": the end record defers to zip64 fields, but there is no zip64 locator");
+  SHARDSIM_CHECK_ARG(
+      where.entries != 0xffff && where.size != 0xffffffff && where.offset != 0xffffffff, path,
+      ": the end record defers to zip64 fields, but there is no zip64 locator");
   return where;
 }
 
@@ -150,9 +154,9 @@ ZipDirectory read_zip_directory(Env& env, const std::string& path) {
   const DirectoryLocation where = find_directory(env, path, file_size);
   check_range(where.offset, where.size, where.end_of_directory, path + ": central directory");
   // Each header takes at least 46 bytes, which bounds a forged entry count.
-  SHARDSIM_CHECK_ARG(where.entries >= 0 && where.entries <= where.size / kCentralSize, path,
-                     ": ", where.entries, " entries cannot fit in a central directory of ",
-                     where.size, " bytes");
+  SHARDSIM_CHECK_ARG(where.entries >= 0 && where.entries <= where.size / kCentralSize, path, ": ",
+                     where.entries, " entries cannot fit in a central directory of ", where.size,
+                     " bytes");
   const std::string directory = env.read_range(path, where.offset, where.size);
 
   ZipDirectory out;

@@ -73,14 +73,16 @@ class TreeComparison {
       const std::string key_path = join_path(path, key);
       const auto& ints = contents_.int_key_paths;
       EXPECT_EQ(std::count(ints.begin(), ints.end(), key_path),
-                entries[i].at("key_type") == "int" ? 1 : 0) << key_path;
+                entries[i].at("key_type") == "int" ? 1 : 0)
+          << key_path;
       compare(entries[i].at("value"), m.value(i), key_path);
     }
     if (node.at("metadata").is_null()) {
       EXPECT_FALSE(contents_.module_metadata.contains(path));
     } else {
       ASSERT_TRUE(contents_.module_metadata.contains(path));
-      compare(node.at("metadata"), contents_.module_metadata.at(path), join_path(path, "_metadata"));
+      compare(node.at("metadata"), contents_.module_metadata.at(path),
+              join_path(path, "_metadata"));
     }
   }
 
@@ -124,7 +126,8 @@ class TorchSaveInteropTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
     dir_ = templ;
     ASSERT_EQ(run_shell(std::string(SHARDSIM_PYTHON) + " '" + SHARDSIM_TORCH_SCRIPT + "' write '" +
-                        dir_ + "'"), 0);
+                        dir_ + "'"),
+              0);
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 
@@ -165,9 +168,7 @@ TEST_F(TorchSaveInteropTest, TiedWeightsStayTied) {
   EXPECT_TRUE(at::equal(m.at("embed.weight").tensor()[2], m.at("row").tensor()));
 }
 
-TEST_F(TorchSaveInteropTest, NonContiguousViews) {
-  EXPECT_EQ(check_case("noncontig").second, 3);
-}
+TEST_F(TorchSaveInteropTest, NonContiguousViews) { EXPECT_EQ(check_case("noncontig").second, 3); }
 
 TEST_F(TorchSaveInteropTest, EveryDtype) {
   auto [contents, tensors] = check_case("dtypes");
@@ -181,8 +182,9 @@ TEST_F(TorchSaveInteropTest, NestedCheckpointWithOptimizerIntKeys) {
   auto [contents, tensors] = check_case("nested");
   EXPECT_GE(tensors, 14);
   EXPECT_TRUE(contents.module_metadata.contains("model"));
-  EXPECT_NE(std::find(contents.int_key_paths.begin(), contents.int_key_paths.end(), "optim.state.0"),
-            contents.int_key_paths.end());
+  EXPECT_NE(
+      std::find(contents.int_key_paths.begin(), contents.int_key_paths.end(), "optim.state.0"),
+      contents.int_key_paths.end());
 }
 
 TEST_F(TorchSaveInteropTest, ForbiddenClassIsNamedWithItsKeyPath) {
@@ -191,7 +193,8 @@ TEST_F(TorchSaveInteropTest, ForbiddenClassIsNamedWithItsKeyPath) {
     read_torch_save(env, dir_ + "/forbidden.pt");
     FAIL() << "no error";
   } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("'a.b': an object of class fractions.Fraction"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("'a.b': an object of class fractions.Fraction"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -204,8 +207,10 @@ int main(int argc, char** argv) {
     std::printf("SKIPPED: %s is missing; the torch.save checks need it\n", SHARDSIM_PYTHON);
     return 77;
   }
-  if (shardsim::checkpoint::run_shell(std::string(SHARDSIM_PYTHON) + " -c 'import torch' 2>/dev/null") != 0) {
-    std::printf("SKIPPED: %s cannot import torch (apt-get install python3-torch)\n", SHARDSIM_PYTHON);
+  if (shardsim::checkpoint::run_shell(std::string(SHARDSIM_PYTHON) +
+                                      " -c 'import torch' 2>/dev/null") != 0) {
+    std::printf("SKIPPED: %s cannot import torch (apt-get install python3-torch)\n",
+                SHARDSIM_PYTHON);
     return 77;
   }
   ::testing::InitGoogleTest(&argc, argv);

@@ -57,7 +57,8 @@ std::string make_zip(const std::vector<ZipEntrySpec>& entries, bool zip64 = fals
   if (zip64) {
     const uint64_t record_at = out.size();
     out += le(0x06064b50, 4) + le(44, 8) + le(45, 2) + le(45, 2) + le(0, 4) + le(0, 4) +
-           le(entries.size(), 8) + le(entries.size(), 8) + le(directory.size(), 8) + le(body.size(), 8);
+           le(entries.size(), 8) + le(entries.size(), 8) + le(directory.size(), 8) +
+           le(body.size(), 8);
     out += le(0x07064b50, 4) + le(0, 4) + le(record_at, 8) + le(1, 4);
     return out + le(0x06054b50, 4) + le(0, 2) + le(0, 2) + le(0xffff, 2) + le(0xffff, 2) +
            le(0xffffffff, 4) + le(0xffffffff, 4) + le(0, 2);
@@ -97,7 +98,9 @@ std::string raw(const char (&s)[N]) {
   return std::string(s, N - 1);
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 class TorchSaveTest : public ::testing::Test {
  protected:
@@ -117,24 +120,26 @@ class TorchSaveTest : public ::testing::Test {
     return "";
   }
   // A torch.save-like zip around `pickle` and float storage "0" with `data`.
-  static std::string archive(const std::string& pickle, const std::string& data = floats({1, 2, 3, 4})) {
+  static std::string archive(const std::string& pickle,
+                             const std::string& data = floats({1, 2, 3, 4})) {
     return make_zip({{"a/data.pkl", pickle}, {"a/data/0", data}, {"a/version", "3\n"}});
   }
   MemoryEnv env_;
 };
 
 TEST_F(TorchSaveTest, ReadsTensorsAndPythonScalars) {
-  const std::string pickle = kProto + "}(" + str("w") + tensor("0", 4, 0, {2, 2}, {2, 1}) +
-                             str("n") + int32(-7) + str("big") + "\x8a\x06" + le(0xff0000000001ull, 6) +
-                             str("x") + "G" + std::string("\x40\x04\x00\x00\x00\x00\x00\x00", 8) +
-                             str("s") + str("hi") + str("t") + "\x88" + str("none") + "N" + str("l") +
-                             "](K\x01K\x02\x85" + "e" + "u.";
+  const std::string pickle =
+      kProto + "}(" + str("w") + tensor("0", 4, 0, {2, 2}, {2, 1}) + str("n") + int32(-7) +
+      str("big") + "\x8a\x06" + le(0xff0000000001ull, 6) + str("x") + "G" +
+      std::string("\x40\x04\x00\x00\x00\x00\x00\x00", 8) + str("s") + str("hi") + str("t") +
+      "\x88" + str("none") + "N" + str("l") + "](K\x01K\x02\x85" + "e" + "u.";
   const TorchSaveContents c = read(archive(pickle));
   const Mapping& m = c.root.mapping();
   ASSERT_EQ(m.keys(), (std::vector<std::string>{"w", "n", "big", "x", "s", "t", "none", "l"}));
   EXPECT_TRUE(at::equal(m.at("w").tensor(), at::tensor({1.0f, 2.0f, 3.0f, 4.0f}).reshape({2, 2})));
   EXPECT_EQ(m.at("n"), Value(-7));
-  EXPECT_EQ(m.at("big"), Value(-(int64_t{1} << 40) + 1));  // 0xff0000000001 as 6-byte two's complement
+  EXPECT_EQ(m.at("big"),
+            Value(-(int64_t{1} << 40) + 1));  // 0xff0000000001 as 6-byte two's complement
   EXPECT_EQ(m.at("x"), Value(2.5));
   EXPECT_EQ(m.at("s"), Value("hi"));
   EXPECT_EQ(m.at("t"), Value(true));
@@ -157,10 +162,10 @@ TEST_F(TorchSaveTest, ViewsOfOneStorageShareIt) {
 }
 
 TEST_F(TorchSaveTest, IntKeysAndMetadataAreRecorded) {
-  const std::string pickle = kProto + ordered_dict() + raw("q\x00(") + str("w") + tensor("0", 4, 0, {4}, {1}) +
-                             str("state") + "}(K\x03}" + str("step") + "K\x05su" + "u" + "}" +
-                             str("_metadata") + ordered_dict() + str("") + "}" + str("version") +
-                             "K\x01sss" + "b.";
+  const std::string pickle = kProto + ordered_dict() + raw("q\x00(") + str("w") +
+                             tensor("0", 4, 0, {4}, {1}) + str("state") + "}(K\x03}" + str("step") +
+                             "K\x05su" + "u" + "}" + str("_metadata") + ordered_dict() + str("") +
+                             "}" + str("version") + "K\x01sss" + "b.";
   const TorchSaveContents c = read(archive(pickle));
   EXPECT_EQ(c.root.mapping().keys(), (std::vector<std::string>{"w", "state"}));
   EXPECT_EQ(c.root.mapping().at("state").mapping().at("3").mapping().at("step"), Value(5));
@@ -177,11 +182,13 @@ TEST_F(TorchSaveTest, Zip64EndRecordIsRead) {
 
 TEST_F(TorchSaveTest, MalformedZipsAreRefusedByName) {
   const std::string pickle = kProto + "}.";
-  EXPECT_TRUE(contains(error_of("not a zip file at all, but long enough"), "no zip end-of-central-directory record"));
+  EXPECT_TRUE(contains(error_of("not a zip file at all, but long enough"),
+                       "no zip end-of-central-directory record"));
   EXPECT_TRUE(contains(error_of("short"), "too short for a zip file"));
   EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle, 8}})),
                        "entry 'a/data.pkl' is compressed (method 8)"));
-  EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle, 0, true}})), "entry 'a/data.pkl': CRC-32"));
+  EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle, 0, true}})),
+                       "entry 'a/data.pkl': CRC-32"));
   EXPECT_TRUE(contains(error_of(make_zip({{"a/version", "3"}})), "no <archive>/data.pkl entry"));
   EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle}, {"a/data.pkl", pickle}})),
                        "the entry name 'a/data.pkl' appears twice"));
@@ -205,49 +212,71 @@ TEST_F(TorchSaveTest, MalformedZipsAreRefusedByName) {
 TEST_F(TorchSaveTest, MalformedPicklesAreRefusedByName) {
   EXPECT_TRUE(contains(error_of(archive(kProto + "}")), "byte 3: needs 1 bytes, only 0 are left"));
   EXPECT_TRUE(contains(error_of(archive(kProto + "s.")), "byte 2: pops from an empty stack"));
-  EXPECT_TRUE(contains(error_of(archive(kProto + "h\x05.")), "reads memo slot 5, which was never written"));
+  EXPECT_TRUE(
+      contains(error_of(archive(kProto + "h\x05.")), "reads memo slot 5, which was never written"));
   EXPECT_TRUE(contains(error_of(archive(kProto + "}Z.")), "byte 3: opcode 0x5a ('Z') is not one"));
   EXPECT_TRUE(contains(error_of(archive("\x80\x01}.")), "pickle protocol 1 is not supported"));
-  EXPECT_TRUE(contains(error_of(archive(kProto + raw("X\xff\xff\x00\x00" "ab."))), "a string of 65535 bytes runs past"));
+  EXPECT_TRUE(contains(error_of(archive(kProto + raw("X\xff\xff\x00\x00"
+                                                     "ab."))),
+                       "a string of 65535 bytes runs past"));
   EXPECT_TRUE(contains(error_of(archive(kProto + "\x8a\x09" + std::string(9, '\1') + ".")),
                        "an int of 9 bytes does not fit in 64 bits"));
-  EXPECT_TRUE(contains(error_of(archive(kProto + raw("]q\x00" "h\x00" "a."))), "'0': a container that contains itself (a cycle)"));
+  EXPECT_TRUE(contains(error_of(archive(kProto + raw("]q\x00"
+                                                     "h\x00"
+                                                     "a."))),
+                       "'0': a container that contains itself (a cycle)"));
   EXPECT_TRUE(contains(error_of(archive(kProto + "}G" + std::string(8, '\0') + "K\x01s.")),
                        "a dict key of type float"));
 }
 
 TEST_F(TorchSaveTest, ClassesOutsideTheAllowListAreNamedWithTheirKeyPath) {
-  const std::string pickle = kProto + "}" + str("a") + "}" + str("b") + global("os", "system") +
-                             str("ls") + "\x85Rss.";
+  const std::string pickle =
+      kProto + "}" + str("a") + "}" + str("b") + global("os", "system") + str("ls") + "\x85Rss.";
   const std::string message = error_of(archive(pickle));
-  EXPECT_TRUE(contains(message, "'a.b': an object of class os.system, which is not allowed")) << message;
+  EXPECT_TRUE(contains(message, "'a.b': an object of class os.system, which is not allowed"))
+      << message;
   const std::string attribute = kProto + "}" + str("a") + "}" + "}" + str("x") + "K\x01s" + "bs.";
-  EXPECT_TRUE(contains(error_of(archive(attribute)), "'a': a dict with attributes other than _metadata"));
+  EXPECT_TRUE(
+      contains(error_of(archive(attribute)), "'a': a dict with attributes other than _metadata"));
 }
 
 TEST_F(TorchSaveTest, BadStoragesAndViewsAreRefusedByName) {
   const std::string one = kProto + "}" + str("w") + tensor("0", 4, 0, {2, 2}, {2, 1}) + "s.";
-  EXPECT_TRUE(contains(error_of(archive(one, floats({1, 2, 3}))),
-                       "entry 'a/data/0' is 12 bytes, but storage '0' is 4 elements of float32 (16 bytes)"));
-  EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", one}})), "storage '0' has no entry 'a/data/0'"));
+  EXPECT_TRUE(contains(
+      error_of(archive(one, floats({1, 2, 3}))),
+      "entry 'a/data/0' is 12 bytes, but storage '0' is 4 elements of float32 (16 bytes)"));
+  EXPECT_TRUE(
+      contains(error_of(make_zip({{"a/data.pkl", one}})), "storage '0' has no entry 'a/data/0'"));
   const std::string past = kProto + "}" + str("w") + tensor("0", 4, 1, {2, 2}, {2, 1}) + "s.";
-  EXPECT_TRUE(contains(error_of(archive(past)), "'w': torch._utils._rebuild_tensor_v2: the view reaches element 4 of a storage of 4"));
-  const std::string huge = kProto + "}" + str("w") + tensor("0", 4, 0, {2, 2}, {0x7fffffff, 0x7fffffff}) + "s.";
+  EXPECT_TRUE(contains(
+      error_of(archive(past)),
+      "'w': torch._utils._rebuild_tensor_v2: the view reaches element 4 of a storage of 4"));
+  const std::string huge =
+      kProto + "}" + str("w") + tensor("0", 4, 0, {2, 2}, {0x7fffffff, 0x7fffffff}) + "s.";
   EXPECT_TRUE(contains(error_of(archive(huge)), "the view reaches element"));
-  const std::string wide = kProto + "}" + str("w") + tensor("0", 4, 0, {0x40000000, 0x40000000, 0x40000000}, {0, 0, 0}) + "s.";
-  EXPECT_TRUE(contains(error_of(archive(wide)), "'w': torch._utils._rebuild_tensor_v2: the view's element count"));
-  const std::string boolean = kProto + "}" + str("b") + tensor("0", 2, 0, {2}, {1}, "BoolStorage") + "s.";
-  EXPECT_TRUE(contains(error_of(archive(boolean, std::string("\x01\x02", 2))), "bool element 1 is byte 2, not 0 or 1"));
-  const std::string unknown = kProto + "}" + str("w") + tensor("0", 4, 0, {4}, {1}, "QInt8Storage") + "s.";
+  const std::string wide = kProto + "}" + str("w") +
+                           tensor("0", 4, 0, {0x40000000, 0x40000000, 0x40000000}, {0, 0, 0}) +
+                           "s.";
+  EXPECT_TRUE(contains(error_of(archive(wide)),
+                       "'w': torch._utils._rebuild_tensor_v2: the view's element count"));
+  const std::string boolean =
+      kProto + "}" + str("b") + tensor("0", 2, 0, {2}, {1}, "BoolStorage") + "s.";
+  EXPECT_TRUE(contains(error_of(archive(boolean, std::string("\x01\x02", 2))),
+                       "bool element 1 is byte 2, not 0 or 1"));
+  const std::string unknown =
+      kProto + "}" + str("w") + tensor("0", 4, 0, {4}, {1}, "QInt8Storage") + "s.";
   EXPECT_TRUE(contains(error_of(archive(unknown)), "storage type is 'torch.QInt8Storage'"));
 }
 
 // Every single-byte corruption and every truncation of a small valid file is
 // either read or refused with a shardsim::Error; nothing else escapes.
 TEST_F(TorchSaveTest, EveryCorruptionOrTruncationIsReadOrRefused) {
-  const std::string pickle = kProto + ordered_dict() + raw("q\x00(") + str("a") + tensor("0", 4, 0, {2, 2}, {2, 1}) +
-                             str("b") + tensor("0", 4, 1, {2}, {2}) + str("l") + raw("]q\x01(K\x01" "e") + str("m") + raw("h\x01") +
-                             "u}" + str("_metadata") + "}sb.";
+  const std::string pickle = kProto + ordered_dict() + raw("q\x00(") + str("a") +
+                             tensor("0", 4, 0, {2, 2}, {2, 1}) + str("b") +
+                             tensor("0", 4, 1, {2}, {2}) + str("l") +
+                             raw("]q\x01(K\x01"
+                                 "e") +
+                             str("m") + raw("h\x01") + "u}" + str("_metadata") + "}sb.";
   const std::string good = archive(pickle);
   ASSERT_EQ(read(good).root.mapping().size(), 4u);
   int refused = 0;

@@ -38,9 +38,9 @@ namespace shardsim::checkpoint {
 
 // What a torch.save file holds.
 struct TorchSaveContents {
-  Value root;                               // the saved object (usually a Mapping)
-  Mapping module_metadata;                  // key path of a dict -> its `_metadata`
-  std::vector<std::string> int_key_paths;   // key paths whose key was a Python int, in file order
+  Value root;                              // the saved object (usually a Mapping)
+  Mapping module_metadata;                 // key path of a dict -> its `_metadata`
+  std::vector<std::string> int_key_paths;  // key paths whose key was a Python int, in file order
 };
 
 // Reads the torch.save file at `path`; throws InvalidArgument naming the
