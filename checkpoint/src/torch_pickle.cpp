@@ -23,12 +23,12 @@
 #include "shardsim/core/checked.h"
 #include "shardsim/core/dtype.h"
 #include "shardsim/core/error.h"
+#include "torch_pickle_objects.h"
 
 namespace shardsim::checkpoint::detail {
 
 namespace {
 
-constexpr int kMaxDepth = 512;
 constexpr const char* kOrderedDict = "collections.OrderedDict";
 constexpr const char* kRebuildTensor = "torch._utils._rebuild_tensor_v2";
 constexpr const char* kRebuildParameter = "torch._utils._rebuild_parameter";
@@ -65,66 +65,8 @@ bool allowed_class(const std::string& name) {
          storage_dtype(name).has_value();
 }
 
-enum class Kind {
-  kNone,
-  kBool,
-  kInt,
-  kFloat,
-  kString,
-  kBytes,
-  kList,
-  kTuple,
-  kDict,
-  kClass,      // an allowed global (callable)
-  kForbidden,  // a global outside the allow-list, or what calling it made
-  kStorage,
-  kTensor,
-};
-
-const char* kind_word(Kind k) {
-  switch (k) {
-    case Kind::kNone:
-      return "None";
-    case Kind::kBool:
-      return "bool";
-    case Kind::kInt:
-      return "int";
-    case Kind::kFloat:
-      return "float";
-    case Kind::kString:
-      return "str";
-    case Kind::kBytes:
-      return "bytes";
-    case Kind::kList:
-      return "list";
-    case Kind::kTuple:
-      return "tuple";
-    case Kind::kDict:
-      return "dict";
-    case Kind::kClass:
-      return "class";
-    case Kind::kForbidden:
-      return "object";
-    case Kind::kStorage:
-      return "storage";
-    case Kind::kTensor:
-      return "tensor";
-  }
-  return "?";
-}
-
-struct Object {
-  Kind kind = Kind::kNone;
-  bool boolean = false;
-  int64_t integer = 0;
-  double real = 0;
-  std::string text;                                // str, bytes, or a class's "module.name"
-  std::vector<size_t> items;                       // list, tuple
-  std::vector<std::pair<size_t, size_t>> entries;  // dict, in insertion order
-  c10::optional<size_t> metadata;                  // dict: the `_metadata` attribute
-  at::Tensor tensor;                               // storage (1-D) or tensor view
-  std::string problem;                             // non-empty: an error to report at its key path
-};
+using Kind = PickleKind;
+using Object = PickleObject;
 
 class Machine {
  public:
@@ -133,19 +75,13 @@ class Machine {
 
   // Runs to STOP; returns the id of the object it left.
   size_t run();
-  // The Value for the object `id` at `path`.
-  Value convert(size_t id, const std::string& path, int depth, TorchSaveContents& out);
+  // Every object the run built, by id.
+  const std::vector<Object>& objects() const { return objects_; }
 
  private:
   template <typename... Args>
   [[noreturn]] void fail(const Args&... args) const {
     throw InvalidArgument(::shardsim::detail::concat(file_, ": byte ", opcode_at_, ": ", args...));
-  }
-  template <typename... Args>
-  [[noreturn]] void fail_at(const std::string& path, const Args&... args) const {
-    throw InvalidArgument(::shardsim::detail::concat(
-        file_, ": ", path.empty() ? std::string("the saved object") : "'" + path + "'", ": ",
-        args...));
   }
 
   const char* take(size_t n);
@@ -176,7 +112,6 @@ class Machine {
   std::vector<size_t> marks_;
   std::map<uint64_t, size_t> memo_;
   std::map<std::string, size_t> storages_;  // key -> storage object
-  std::vector<bool> converting_;            // objects on the current conversion path
 };
 
 const char* Machine::take(size_t n) {
@@ -232,13 +167,13 @@ std::vector<size_t> Machine::pop_to_mark() {
 
 void Machine::add_items(size_t target, const std::vector<size_t>& items) {
   if (at(target).kind != Kind::kList)
-    fail("APPEND(S) to a ", kind_word(at(target).kind), ", not a list");
+    fail("APPEND(S) to a ", pickle_kind_word(at(target).kind), ", not a list");
   for (size_t id : items) at(target).items.push_back(id);
 }
 
 void Machine::set_items(size_t target, const std::vector<size_t>& items) {
   if (at(target).kind != Kind::kDict)
-    fail("SETITEM(S) on a ", kind_word(at(target).kind), ", not a dict");
+    fail("SETITEM(S) on a ", pickle_kind_word(at(target).kind), ", not a dict");
   if (items.size() % 2 != 0)
     fail("SETITEMS with an odd number (", items.size(), ") of keys and values");
   for (size_t i = 0; i < items.size(); i += 2)
@@ -259,8 +194,8 @@ size_t Machine::reduce(size_t callable, size_t args) {
     o.text = at(callable).text;
     return make(std::move(o));
   }
-  if (at(callable).kind != Kind::kClass) fail("REDUCE calls a ", kind_word(at(callable).kind));
-  if (at(args).kind != Kind::kTuple) fail("REDUCE with arguments in a ", kind_word(at(args).kind));
+  if (at(callable).kind != Kind::kClass) fail("REDUCE calls a ", pickle_kind_word(at(callable).kind));
+  if (at(args).kind != Kind::kTuple) fail("REDUCE with arguments in a ", pickle_kind_word(at(args).kind));
   const std::string name = at(callable).text;
   const std::vector<size_t> arguments = at(args).items;
   if (name == kOrderedDict) {
@@ -300,7 +235,7 @@ size_t Machine::rebuild_tensor(const std::vector<size_t>& args) {
     return bad("takes 6 or 7 arguments, got " + std::to_string(args.size()));
   }
   if (at(args[0]).kind != Kind::kStorage)
-    return bad(std::string("argument 1 is a ") + kind_word(at(args[0]).kind) + ", not a storage");
+    return bad(std::string("argument 1 is a ") + pickle_kind_word(at(args[0]).kind) + ", not a storage");
   if (at(args[1]).kind != Kind::kInt) return bad("the storage offset is not an int");
   auto ints = [&](size_t id, std::vector<int64_t>* out) {
     if (at(id).kind != Kind::kTuple) return false;
@@ -367,7 +302,7 @@ void Machine::build(size_t target, size_t state) {
   if (t.kind == Kind::kForbidden) return;  // reported by name when converted
   if (t.kind != Kind::kDict || at(state).kind != Kind::kDict) {
     t.problem =
-        std::string("BUILD (setting attributes) on a ") + kind_word(t.kind) + " is not supported";
+        std::string("BUILD (setting attributes) on a ") + pickle_kind_word(t.kind) + " is not supported";
     return;
   }
   for (const auto& [key, value] : at(state).entries) {
@@ -634,86 +569,13 @@ size_t Machine::run() {
   }
 }
 
-Value Machine::convert(size_t id, const std::string& path, int depth, TorchSaveContents& out) {
-  if (depth > kMaxDepth) fail_at(path, "nesting deeper than ", kMaxDepth, " levels");
-  if (converting_.size() < objects_.size()) converting_.resize(objects_.size(), false);
-  if (converting_[id]) fail_at(path, "a container that contains itself (a cycle)");
-  const Object& o = objects_[id];
-  if (!o.problem.empty()) fail_at(path, o.problem);
-  switch (o.kind) {
-    case Kind::kNone:
-      return Value(None{});
-    case Kind::kBool:
-      return Value(o.boolean);
-    case Kind::kInt:
-      return Value(o.integer);
-    case Kind::kFloat:
-      return Value(o.real);
-    case Kind::kString:
-      return Value(o.text);
-    case Kind::kBytes:
-      return Value(Bytes{o.text});
-    case Kind::kTensor:
-      return Value(o.tensor);
-    case Kind::kStorage:
-      fail_at(path, "a bare storage (not inside a tensor) is not supported");
-    case Kind::kClass:
-      fail_at(path, "the class ", o.text, " as a value is not supported");
-    case Kind::kForbidden:
-      fail_at(
-          path, "an object of class ", o.text,
-          ", which is not allowed (allowed: collections.OrderedDict, torch tensors and parameters, "
-          "torch.<dtype>Storage)");
-    case Kind::kList:
-    case Kind::kTuple:
-    case Kind::kDict:
-      break;
-  }
-  converting_[id] = true;
-  Value result;
-  if (o.kind == Kind::kDict) {
-    Mapping mapping;
-    for (const auto& [key_id, value_id] : o.entries) {
-      const Object& key = objects_[key_id];
-      std::string key_text;
-      if (key.kind == Kind::kString) {
-        key_text = key.text;
-      } else if (key.kind == Kind::kInt) {
-        key_text = std::to_string(key.integer);
-      } else {
-        fail_at(path, "a dict key of type ", kind_word(key.kind),
-                "; only str and int keys are supported");
-      }
-      const std::string key_path = join_path(path, key_text);
-      if (mapping.contains(key_text))
-        fail_at(key_path, "the key appears twice (as str and as int?)");
-      if (key.kind == Kind::kInt) out.int_key_paths.push_back(key_path);
-      mapping.set(key_text, convert(value_id, key_path, depth + 1, out));
-    }
-    if (o.metadata)
-      out.module_metadata.set(path,
-                              convert(*o.metadata, join_path(path, "_metadata"), depth + 1, out));
-    result = Value(std::move(mapping));
-  } else {
-    std::vector<Value> items;
-    for (size_t i = 0; i < o.items.size(); ++i) {
-      items.push_back(convert(o.items[i], join_path(path, std::to_string(i)), depth + 1, out));
-    }
-    result = o.kind == Kind::kList ? Value(List{std::move(items)}) : Value(Tuple{std::move(items)});
-  }
-  converting_[id] = false;
-  return result;
-}
-
 }  // namespace
 
 TorchSaveContents unpickle_torch_save(std::string_view pickle, const StorageLoader& load_storage,
                                       const std::string& file) {
   Machine machine(pickle, load_storage, file);
   const size_t root = machine.run();
-  TorchSaveContents out;
-  out.root = machine.convert(root, "", 0, out);
-  return out;
+  return contents_from_pickle_objects(machine.objects(), root, file);
 }
 
 }  // namespace shardsim::checkpoint::detail
