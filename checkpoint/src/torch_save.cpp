@@ -39,6 +39,13 @@ void check_crc(const detail::ZipEntry& entry, const void* data, const std::strin
 }  // namespace
 
 TorchSaveContents read_torch_save(Env& env, const std::string& path) {
+  // The legacy format (_use_new_zipfile_serialization=False) is a bare pickle stream.
+  if (env.file_size(path) >= 2) {
+    const std::string magic = env.read_range(path, 0, 2);
+    SHARDSIM_CHECK_ARG(magic[0] != '\x80', path,
+                       ": a legacy (pre-1.6, not zip) torch.save file; only the zip format "
+                       "(torch.save's default) is supported");
+  }
   const detail::ZipDirectory zip = detail::read_zip_directory(env, path);
   const std::string prefix = archive_prefix(zip, path);
   // Newer PyTorch records the byte order; shardsim reads little-endian data only.

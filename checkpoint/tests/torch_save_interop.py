@@ -7,7 +7,10 @@ For each case writes DIR/<case>.pt (torch.save), DIR/<case>.raw (every
 tensor's contiguous little-endian bytes, one after another) and
 DIR/<case>.json (the saved tree: containers, key types, scalars, and for
 each tensor its dtype, shape, strides, storage offset, byte range in the
-.raw file and which storage it views). Exits 77 when torch is missing.
+.raw file and which storage it views). Also writes files a reader must refuse:
+forbidden.pt (a class outside the allow-list two levels down),
+whole_module.pt (torch.save of a module) and legacy.pt (the pre-zip format).
+Exits 77 when torch is missing.
 """
 import collections
 import fractions
@@ -126,6 +129,10 @@ def main():
             json.dump(tree, f)
     # A class outside the allow-list, two levels down.
     torch.save({"a": {"b": fractions.Fraction(1, 3)}}, os.path.join(directory, "forbidden.pt"))
+    # A whole module (its class is not allowed) and the legacy, pre-zip format.
+    torch.save(module(), os.path.join(directory, "whole_module.pt"))
+    torch.save({"a": torch.ones(2)}, os.path.join(directory, "legacy.pt"),
+               _use_new_zipfile_serialization=False)
     return 0
 
 

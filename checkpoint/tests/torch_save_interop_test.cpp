@@ -187,16 +187,29 @@ TEST_F(TorchSaveInteropTest, NestedCheckpointWithOptimizerIntKeys) {
       contents.int_key_paths.end());
 }
 
-TEST_F(TorchSaveInteropTest, ForbiddenClassIsNamedWithItsKeyPath) {
+// The message reading <name>.pt throws.
+std::string error_reading(const std::string& path) {
   PosixEnv env;
   try {
-    read_torch_save(env, dir_ + "/forbidden.pt");
-    FAIL() << "no error";
+    read_torch_save(env, path);
   } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("'a.b': an object of class fractions.Fraction"),
-              std::string::npos)
-        << e.what();
+    return e.what();
   }
+  return "no error";
+}
+
+TEST_F(TorchSaveInteropTest, ForbiddenClassesAndTheLegacyFormatAreRefusedByName) {
+  const std::string fraction = error_reading(dir_ + "/forbidden.pt");
+  EXPECT_NE(fraction.find("'a.b': an object of class fractions.Fraction"), std::string::npos)
+      << fraction;
+  const std::string module = error_reading(dir_ + "/whole_module.pt");
+  EXPECT_NE(
+      module.find("the saved object: an object of class torch.nn.modules.container.Sequential"),
+      std::string::npos)
+      << module;
+  const std::string legacy = error_reading(dir_ + "/legacy.pt");
+  EXPECT_NE(legacy.find("a legacy (pre-1.6, not zip) torch.save file"), std::string::npos)
+      << legacy;
 }
 
 }  // namespace

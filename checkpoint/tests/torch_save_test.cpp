@@ -185,6 +185,8 @@ TEST_F(TorchSaveTest, MalformedZipsAreRefusedByName) {
   EXPECT_TRUE(contains(error_of("not a zip file at all, but long enough"),
                        "no zip end-of-central-directory record"));
   EXPECT_TRUE(contains(error_of("short"), "too short for a zip file"));
+  EXPECT_TRUE(
+      contains(error_of(kProto + "\x8a\x0a"), "a legacy (pre-1.6, not zip) torch.save file"));
   EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle, 8}})),
                        "entry 'a/data.pkl' is compressed (method 8)"));
   EXPECT_TRUE(contains(error_of(make_zip({{"a/data.pkl", pickle, 0, true}})),
