@@ -3,6 +3,8 @@
 // injected lines of the report.
 #include <gtest/gtest.h>
 
+#include "cli_test_support.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,64 +15,18 @@
 #include <string>
 #include <vector>
 
+namespace cli_test = shardsim::cli_test;
+
 namespace {
 
-struct Result {
-  int status = -1;  // exit status; -1 when the program did not exit normally
-  std::string out;
-  std::string err;
-  double seconds = 0;
-};
+using Result = cli_test::CliRun;
+using cli_test::contains;
+using cli_test::run_shell;
 
 // Runs `shardsim <args>` through the shell (args are shell words).
-Result run(const std::string& args) {
-  char err_path[] = "/tmp/shardsim_cli_faults_XXXXXX";
-  const int fd = mkstemp(err_path);
-  EXPECT_GE(fd, 0);
-  ::close(fd);
-  const std::string cmd = std::string("'") + SHARDSIM_CLI + "' " + args + " 2>" + err_path;
-  Result r;
-  const auto start = std::chrono::steady_clock::now();
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << cmd;
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err_file(err_path);
-  std::stringstream err;
-  err << err_file.rdbuf();
-  std::remove(err_path);
-  r.err = err.str();
-  return r;
-}
+Result run(const std::string& args) { return cli_test::run_shardsim(args); }
 
-// Runs a shell command; its stdout in `out`.
-Result run_shell(const std::string& cmd) {
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::string write_temp(const std::string& text) {
-  char path[] = "/tmp/shardsim_faults_suite_XXXXXX";
-  const int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  ::close(fd);
-  std::ofstream(path) << text;
-  return path;
-}
+std::string write_temp(const std::string& text) { return cli_test::write_temp_file(text); }
 
 TEST(CliFaults, AnExpectedCrashPassesAndIsMarkedInjected) {
   const Result r =

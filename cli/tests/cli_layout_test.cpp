@@ -6,6 +6,8 @@
 // reports the global size as its offset).
 #include <gtest/gtest.h>
 
+#include "cli_test_support.h"
+
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -16,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace cli_test = shardsim::cli_test;
+
 namespace {
 
 struct Result {
@@ -24,35 +28,10 @@ struct Result {
   std::vector<std::string> err;  // stderr lines
 };
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream is(text);
-  for (std::string line; std::getline(is, line);) lines.push_back(line);
-  return lines;
-}
-
 // Runs `shardsim <args>` through the shell (args are shell words).
 Result run(const std::string& args) {
-  char err_path[] = "/tmp/shardsim_cli_test_XXXXXX";
-  const int fd = mkstemp(err_path);
-  EXPECT_GE(fd, 0);
-  const std::string cmd = std::string("'") + SHARDSIM_CLI + "' " + args + " 2>" + err_path;
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << cmd;
-  if (pipe == nullptr) return r;
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err_file(err_path);
-  std::stringstream err;
-  err << err_file.rdbuf();
-  std::remove(err_path);
-  r.out = lines_of(out);
-  r.err = lines_of(err.str());
-  return r;
+  const cli_test::CliRun r = cli_test::run_shardsim(args);
+  return {r.status, cli_test::lines_of(r.out), cli_test::lines_of(r.err)};
 }
 
 std::string json(int rank, const std::string& coord, const std::string& shape,

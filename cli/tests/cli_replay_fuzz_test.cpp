@@ -14,41 +14,17 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_test_support.h"
+
+namespace cli_test = shardsim::cli_test;
+
 namespace {
 
-struct Result {
-  int status = -1;  // exit status; -1 when the program did not exit normally
-  std::string out;
-  std::string err;
-};
+using Result = cli_test::CliRun;
 
-Result run(const std::string& args) {
-  char err_path[] = "/tmp/shardsim_replay_test_XXXXXX";
-  const int fd = mkstemp(err_path);
-  EXPECT_GE(fd, 0);
-  close(fd);
-  const std::string cmd = std::string("'") + SHARDSIM_CLI + "' " + args + " 2>" + err_path;
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << cmd;
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err_file(err_path);
-  std::stringstream err;
-  err << err_file.rdbuf();
-  std::remove(err_path);
-  r.err = err.str();
-  return r;
-}
+Result run(const std::string& args) { return cli_test::run_shardsim(args); }
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/shardsim-cli-cases-XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl), nullptr);
-  return tmpl;
-}
+std::string temp_dir() { return cli_test::make_temp_dir(); }
 
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;
