@@ -8,12 +8,14 @@
 #include "shardsim/core/host_memory.h"
 #include "shardsim/core/state_dict_utils.h"
 #include "shardsim/core/traversal.h"
+#include "state_dict_text.h"
 
 namespace shardsim {
 
 namespace {
 
-std::string where(const std::string& path) { return path.empty() ? "<root>" : path; }
+using detail::path_or_root;
+using detail::sorted_keys_str;
 
 std::string tensor_desc(const at::Tensor& t) {
   std::ostringstream os;
@@ -21,17 +23,6 @@ std::string tensor_desc(const at::Tensor& t) {
   return os.str();
 }
 
-std::string key_list(const Mapping& m) {
-  std::set<std::string> keys(m.keys().begin(), m.keys().end());
-  std::ostringstream os;
-  os << "{";
-  bool first = true;
-  for (const std::string& k : keys) {
-    os << (first ? "" : ", ") << "'" << k << "'";
-    first = false;
-  }
-  return os.str() + "}";
-}
 
 const std::vector<Value>* items_of(const Value& v) {
   if (v.is_list()) return &v.list().items;
@@ -47,12 +38,12 @@ std::string structure_difference(const Value& a, const Value& b, const std::stri
                                  bool strict_specs, bool type_check) {
   switch (a.kind()) {
     case Value::Kind::kMapping: {
-      if (!b.is_mapping()) return where(path) + ": dict vs " + b.type_name();
+      if (!b.is_mapping()) return path_or_root(path) + ": dict vs " + b.type_name();
       const Mapping& x = a.mapping();
       const Mapping& y = b.mapping();
       bool same = x.size() == y.size();
       for (size_t i = 0; same && i < x.size(); ++i) same = y.contains(x.key(i));
-      if (!same) return where(path) + ": keys " + key_list(x) + " vs " + key_list(y);
+      if (!same) return path_or_root(path) + ": keys " + sorted_keys_str(x) + " vs " + sorted_keys_str(y);
       for (size_t i = 0; i < x.size(); ++i) {
         std::string d = structure_difference(x.value(i), *y.find(x.key(i)), join_path(path, x.key(i)),
                                              strict_specs, type_check);
@@ -64,9 +55,9 @@ std::string structure_difference(const Value& a, const Value& b, const std::stri
     case Value::Kind::kTuple: {
       const std::vector<Value>* x = items_of(a);
       const std::vector<Value>* y = items_of(b);
-      if (y == nullptr) return where(path) + ": " + a.type_name() + " vs " + b.type_name();
+      if (y == nullptr) return path_or_root(path) + ": " + a.type_name() + " vs " + b.type_name();
       if (x->size() != y->size()) {
-        return where(path) + ": length " + std::to_string(x->size()) + " vs " + std::to_string(y->size());
+        return path_or_root(path) + ": length " + std::to_string(x->size()) + " vs " + std::to_string(y->size());
       }
       for (size_t i = 0; i < x->size(); ++i) {
         std::string d = structure_difference((*x)[i], (*y)[i], join_path(path, std::to_string(i)),
@@ -76,55 +67,55 @@ std::string structure_difference(const Value& a, const Value& b, const std::stri
       return "";
     }
     case Value::Kind::kTensor: {
-      if (!b.is_tensor()) return where(path) + ": Tensor vs " + b.type_name();
+      if (!b.is_tensor()) return path_or_root(path) + ": Tensor vs " + b.type_name();
       const at::Tensor& x = a.tensor();
       const at::Tensor& y = b.tensor();
       if (x.scalar_type() != y.scalar_type() || x.sizes() != y.sizes()) {
-        return where(path) + ": " + tensor_desc(x) + " vs " + tensor_desc(y);
+        return path_or_root(path) + ": " + tensor_desc(x) + " vs " + tensor_desc(y);
       }
       return "";
     }
     case Value::Kind::kDTensor: {
-      if (!b.is_dtensor()) return where(path) + ": DTensor vs " + b.type_name();
+      if (!b.is_dtensor()) return path_or_root(path) + ": DTensor vs " + b.type_name();
       const DTensor& x = a.dtensor();
       const DTensor& y = b.dtensor();
       if (strict_specs && x.spec() != y.spec()) {
-        return where(path) + ": spec " + x.spec().str() + " vs " + y.spec().str();
+        return path_or_root(path) + ": spec " + x.spec().str() + " vs " + y.spec().str();
       }
       if (x.dtype() != y.dtype() || x.local().sizes() != y.local().sizes()) {
-        return where(path) + ": local tensor " + tensor_desc(x.local()) + " vs " + tensor_desc(y.local());
+        return path_or_root(path) + ": local tensor " + tensor_desc(x.local()) + " vs " + tensor_desc(y.local());
       }
       return "";
     }
     case Value::Kind::kShardedTensor: {
-      if (!b.is_sharded_tensor()) return where(path) + ": ShardedTensor vs " + b.type_name();
+      if (!b.is_sharded_tensor()) return path_or_root(path) + ": ShardedTensor vs " + b.type_name();
       const ShardedTensor& x = a.sharded_tensor();
       const ShardedTensor& y = b.sharded_tensor();
       if (strict_specs && (x.size() != y.size() || x.shards_metadata() != y.shards_metadata())) {
-        return where(path) + ": ShardedTensor size/metadata " + shape_str(x.size()) + " (" +
+        return path_or_root(path) + ": ShardedTensor size/metadata " + shape_str(x.size()) + " (" +
                std::to_string(x.shards_metadata().size()) + " shards) vs " + shape_str(y.size()) +
                " (" + std::to_string(y.shards_metadata().size()) + " shards)";
       }
       if (x.dtype() != y.dtype()) {
-        return where(path) + ": dtype " + c10::toString(x.dtype()) + " vs " + c10::toString(y.dtype());
+        return path_or_root(path) + ": dtype " + c10::toString(x.dtype()) + " vs " + c10::toString(y.dtype());
       }
       const auto& xs = x.local_shards();
       const auto& ys = y.local_shards();
       if (xs.size() != ys.size()) {
-        return where(path) + ": " + std::to_string(xs.size()) + " local shards vs " +
+        return path_or_root(path) + ": " + std::to_string(xs.size()) + " local shards vs " +
                std::to_string(ys.size());
       }
       for (size_t i = 0; i < xs.size(); ++i) {
         if (xs[i].tensor.sizes() != ys[i].tensor.sizes() ||
             xs[i].tensor.scalar_type() != ys[i].tensor.scalar_type()) {
-          return where(path) + ": local shard " + std::to_string(i) + " " + tensor_desc(xs[i].tensor) +
+          return path_or_root(path) + ": local shard " + std::to_string(i) + " " + tensor_desc(xs[i].tensor) +
                  " vs " + tensor_desc(ys[i].tensor);
         }
       }
       return "";
     }
     case Value::Kind::kOpaque:
-      if (type_check) return where(path) + ": unexpected value of type " + a.type_name();
+      if (type_check) return path_or_root(path) + ": unexpected value of type " + a.type_name();
       return "";
     default:
       return "";  // non-tensor leaves come from the source as they are

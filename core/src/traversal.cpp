@@ -7,6 +7,7 @@
 
 #include "shardsim/core/comm.h"
 #include "shardsim/core/error.h"
+#include "state_dict_text.h"
 
 namespace shardsim {
 
@@ -28,11 +29,11 @@ bool is_listed_rank(const Comm* comm, const std::vector<int64_t>& ranks_only) {
   return false;
 }
 
-namespace {
+namespace detail {
 
-std::string where(const std::string& path) { return path.empty() ? "<root>" : path; }
+std::string path_or_root(const std::string& path) { return path.empty() ? "<root>" : path; }
 
-std::string key_set(const Mapping& m) {
+std::string sorted_keys_str(const Mapping& m) {
   std::set<std::string> keys(m.keys().begin(), m.keys().end());
   std::ostringstream os;
   os << "{";
@@ -44,6 +45,13 @@ std::string key_set(const Mapping& m) {
   os << "}";
   return os.str();
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::path_or_root;
+using detail::sorted_keys_str;
 
 class Walker {
  public:
@@ -86,7 +94,7 @@ class Walker {
         return Tuple{walk_items(v.tuple().items, comp, path)};
       }
       case Value::Kind::kOpaque:
-        SHARDSIM_CHECK_ARG(!options_.type_check, where(path), ": unexpected value of type ",
+        SHARDSIM_CHECK_ARG(!options_.type_check, path_or_root(path), ": unexpected value of type ",
                            v.type_name(), " (type checking is on)");
         return v;  // value semantics: a deep copy
     }
@@ -100,15 +108,15 @@ class Walker {
   Value walk_mapping(const Mapping& m, const Value* companion, const std::string& path) {
     const Mapping* comp = nullptr;
     if (companion != nullptr) {
-      SHARDSIM_CHECK_T(MismatchError, companion->is_mapping(), where(path),
+      SHARDSIM_CHECK_T(MismatchError, companion->is_mapping(), path_or_root(path),
                        ": companion mismatch: the state dict has a dict, the companion a ",
                        companion->type_name());
       comp = &companion->mapping();
       bool same = comp->size() == m.size();
       for (size_t i = 0; same && i < m.size(); ++i) same = comp->contains(m.key(i));
-      SHARDSIM_CHECK_T(MismatchError, same, where(path),
-                       ": companion mismatch: keys ", key_set(m), " vs companion keys ",
-                       key_set(*comp));
+      SHARDSIM_CHECK_T(MismatchError, same, path_or_root(path),
+                       ": companion mismatch: keys ", sorted_keys_str(m), " vs companion keys ",
+                       sorted_keys_str(*comp));
     }
     Mapping out;
     for (size_t i = 0; i < m.size(); ++i) {
@@ -126,10 +134,10 @@ class Walker {
     const std::vector<Value>* items = nullptr;
     if (companion->is_list()) items = &companion->list().items;
     if (companion->is_tuple()) items = &companion->tuple().items;
-    SHARDSIM_CHECK_T(MismatchError, items != nullptr, where(path),
+    SHARDSIM_CHECK_T(MismatchError, items != nullptr, path_or_root(path),
                      ": companion mismatch: the state dict has a sequence, the companion a ",
                      companion->type_name());
-    SHARDSIM_CHECK_T(MismatchError, items->size() == n, where(path),
+    SHARDSIM_CHECK_T(MismatchError, items->size() == n, path_or_root(path),
                      ": companion mismatch: length ", n, " vs companion length ", items->size());
     return items;
   }
@@ -160,18 +168,18 @@ class Walker {
     const bool nb = options_.non_blocking;
     switch (companion.kind()) {
       case Value::Kind::kDTensor: {
-        SHARDSIM_CHECK_T(MismatchError, ret.is_dtensor(), where(path),
+        SHARDSIM_CHECK_T(MismatchError, ret.is_dtensor(), path_or_root(path),
                          ": companion is a DTensor but the result is a ", ret.type_name());
         at::Tensor dst = companion.dtensor().local();
         dst.copy_(ret.dtensor().local(), nb);
         return companion;
       }
       case Value::Kind::kShardedTensor: {
-        SHARDSIM_CHECK_T(MismatchError, ret.is_sharded_tensor(), where(path),
+        SHARDSIM_CHECK_T(MismatchError, ret.is_sharded_tensor(), path_or_root(path),
                          ": companion is a ShardedTensor but the result is a ", ret.type_name());
         const auto& src = ret.sharded_tensor().local_shards();
         const auto& dst = companion.sharded_tensor().local_shards();
-        SHARDSIM_CHECK_T(MismatchError, src.size() == dst.size(), where(path), ": ", src.size(),
+        SHARDSIM_CHECK_T(MismatchError, src.size() == dst.size(), path_or_root(path), ": ", src.size(),
                          " local shards vs ", dst.size(), " in the companion");
         for (size_t i = 0; i < dst.size(); ++i) {
           at::Tensor d = dst[i].tensor;
@@ -180,14 +188,14 @@ class Walker {
         return companion;
       }
       case Value::Kind::kTensor: {
-        SHARDSIM_CHECK_T(MismatchError, ret.is_tensor(), where(path),
+        SHARDSIM_CHECK_T(MismatchError, ret.is_tensor(), path_or_root(path),
                          ": companion is a tensor but the result is a ", ret.type_name());
         at::Tensor dst = companion.tensor();
         dst.copy_(ret.tensor(), nb);
         return companion;
       }
       default:
-        throw MismatchError(where(path) + ": companion mismatch: the state dict has a " +
+        throw MismatchError(path_or_root(path) + ": companion mismatch: the state dict has a " +
                             ret.type_name() + ", the companion a " + companion.type_name());
     }
   }

@@ -3,6 +3,8 @@
 // step past it must be InvalidArgument, never a wrapped value.
 #include <gtest/gtest.h>
 
+#include "expect_refusal.h"
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -23,13 +25,7 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();  // 2^63 - 1
 // The message of the InvalidArgument `fn` throws; fails the test otherwise.
 template <typename Fn>
 std::string refusal(Fn fn) {
-  try {
-    fn();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InvalidArgument";
-  return "";
+  return test::invalid_argument_message(fn);
 }
 
 TEST(CheckedArithmetic, MulAtTheLimitAndOnePast) {

@@ -2,6 +2,8 @@
 // the textual forms of shapes and meshes.
 #include <gtest/gtest.h>
 
+#include "expect_refusal.h"
+
 #include <ATen/ATen.h>
 
 #include <sstream>
@@ -16,19 +18,7 @@ namespace {
 
 using Ranks = std::vector<int64_t>;
 
-template <typename Fn>
-std::string invalid_argument_message(Fn fn) {
-  try {
-    fn();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InvalidArgument, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InvalidArgument, nothing thrown";
-  return "";
-}
+using test::invalid_argument_message;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -2,6 +2,8 @@
 // and names the offending shard (index and metadata) otherwise.
 #include <gtest/gtest.h>
 
+#include "expect_refusal.h"
+
 #include <ATen/ATen.h>
 
 #include <sstream>
@@ -40,19 +42,7 @@ std::string tiling_error(const Shape& global, const Metas& all) {
   return "";
 }
 
-template <typename Fn>
-std::string invalid_argument_message(Fn fn) {
-  try {
-    fn();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InvalidArgument, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InvalidArgument, nothing thrown";
-  return "";
-}
+using test::invalid_argument_message;
 
 // Independent oracle: paint every shard's box into a count tensor with
 // narrow; a tiling has every box in bounds and every element painted once.

@@ -10,6 +10,8 @@
 // the first index left, or the global size when none is left.
 #include <gtest/gtest.h>
 
+#include "expect_refusal.h"
+
 #include <ATen/ATen.h>
 
 #include <sstream>
@@ -302,20 +304,7 @@ TEST(ChunkRange, MatchesAtenChunk) {
 
 // --- Bad input -------------------------------------------------------------------
 
-// Runs `fn`, expects InvalidArgument, and returns its message.
-template <typename Fn>
-std::string invalid_argument_message(Fn fn) {
-  try {
-    fn();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InvalidArgument, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InvalidArgument, nothing thrown";
-  return "";
-}
+using test::invalid_argument_message;
 
 TEST(ShardingBadInput, ShardDimOutOfRange) {
   const std::string msg = invalid_argument_message([] { layout({3, 4}, {2}, {0}, "S2"); });
